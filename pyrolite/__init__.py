@@ -1,0 +1,47 @@
+"""pyrolite: deep probabilistic programming on PyTorch with Pyro's API.
+
+``import pyrolite as pyro`` gives the primitives (``sample``, ``param``, ``plate``, ...),
+the param store helpers and the subpackages, under the names Pyro uses.
+"""
+
+from pyrolite import distributions, infer, optim, poutine
+from pyrolite.params import get_param_store
+from pyrolite.primitives import (
+    clear_param_store,
+    deterministic,
+    enable_validation,
+    factor,
+    is_validation_enabled,
+    module,
+    param,
+    plate,
+    sample,
+    set_rng_seed,
+    subsample,
+    validation_enabled,
+)
+from pyrolite.rng import get_rng_state, set_rng_state
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "clear_param_store",
+    "deterministic",
+    "distributions",
+    "enable_validation",
+    "factor",
+    "get_param_store",
+    "get_rng_state",
+    "infer",
+    "is_validation_enabled",
+    "module",
+    "optim",
+    "param",
+    "plate",
+    "poutine",
+    "sample",
+    "set_rng_seed",
+    "set_rng_state",
+    "subsample",
+    "validation_enabled",
+]

@@ -1,0 +1,47 @@
+"""The density of a generative program: ``log_density`` and ``make_log_joint_fn``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from pyrolite import poutine
+from pyrolite.poutine.trace_struct import Trace
+
+
+def log_density(
+    model: Callable,
+    model_args: tuple = (),
+    model_kwargs: dict | None = None,
+    values: dict[str, Any] | None = None,
+) -> tuple[torch.Tensor, Trace]:
+    """The joint log density of ``model`` at ``values``, and the trace it was computed on.
+
+    Latent sites named in ``values`` take those values; observed sites keep their
+    observations; any other latent site is drawn from its distribution (and counts too).
+    Scales and masks (plates, ``poutine.scale``/``mask``) apply. Returns
+    ``(log_joint, trace)`` with ``log_joint`` a scalar tensor.
+
+    Example::
+
+        lp, tr = log_density(model, (x,), {}, {"w": torch.zeros(3), "sigma": torch.tensor(1.)})
+    """
+    substituted = poutine.substitute(model, data=values or {})
+    model_trace = poutine.trace(substituted).get_trace(*model_args, **(model_kwargs or {}))
+    log_joint = model_trace.log_prob_sum()
+    if not isinstance(log_joint, torch.Tensor):
+        log_joint = torch.tensor(float(log_joint))
+    return log_joint, model_trace
+
+
+def make_log_joint_fn(model: Callable) -> Callable[..., torch.Tensor]:
+    """Edward2's ``make_log_joint_fn``: ``log_joint(*args, **values)`` is the joint log
+    density of ``model(*args)`` with its sites set to ``values`` (a scalar tensor)."""
+
+    def log_joint(*args: Any, **values: Any) -> torch.Tensor:
+        return log_density(model, args, {}, values)[0]
+
+    log_joint.__name__ = f"log_joint_{getattr(model, '__name__', 'model')}"
+    return log_joint

@@ -1,0 +1,572 @@
+"""The param store: named parameters as unconstrained leaf tensors plus constraints.
+
+Every ``pyro.param(name, init, constraint=...)`` statement ends in
+:meth:`ParamStoreDict.get_param`. The store keeps, per name, an **unconstrained leaf tensor**
+(``requires_grad=True``; this is what optimisers update in place) and the constraint of the
+value. Reading a param returns its *constrained* value, ``transform_to(constraint)`` applied
+to the leaf, recomputed on every read so that each read starts a fresh autograd graph. For
+``constraints.real`` the leaf itself is returned, with no computation. Every value returned
+carries ``value.unconstrained``, a zero-argument callable that returns the leaf.
+
+Example::
+
+    store = get_param_store()
+    scale = store.get_param("scale", torch.ones(3), constraint=constraints.positive)
+    scale.unconstrained()  # the leaf the optimiser steps: log(scale)
+
+Names of parameters that belong to an ``nn.Module`` registered with ``pyro.module`` have the
+form ``"module$$$param"`` (see :func:`param_with_module_name`).
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch.distributions import constraints, transform_to
+from torch.distributions.constraints import Constraint
+from torch.distributions.transforms import (
+    AffineTransform,
+    ComposeTransform,
+    IndependentTransform,
+    Transform,
+)
+
+from pyrolite.checkpoint import load_tensors, save_tensors
+
+__all__ = [
+    "MODULE_NAMESPACE_DIVIDER",
+    "ParamStoreDict",
+    "clear_param_store",
+    "decode_constraint",
+    "encode_constraint",
+    "get_param_store",
+    "module_from_param_with_module_name",
+    "param_with_module_name",
+    "register_constraint",
+    "user_param_name",
+]
+
+MODULE_NAMESPACE_DIVIDER = "$$$"
+PARAMS_KIND = "pyrolite.params"
+
+InitValue = torch.Tensor | float | Callable[[], Any] | None
+
+
+# ----------------------------------------------------------------------------------------------
+# module name helpers
+
+
+def param_with_module_name(module_name: str, param_name: str) -> str:
+    """The store name of parameter ``param_name`` of module ``module_name``: ``"mod$$$w"``."""
+    return f"{module_name}{MODULE_NAMESPACE_DIVIDER}{param_name}"
+
+
+def module_from_param_with_module_name(param_name: str) -> str | None:
+    """The module part of ``"mod$$$w"`` (``"mod"``), or ``None`` for a plain param name."""
+    module, sep, _ = param_name.partition(MODULE_NAMESPACE_DIVIDER)
+    return module if sep else None
+
+
+def user_param_name(param_name: str) -> str:
+    """The parameter part of ``"mod$$$w"`` (``"w"``); a plain name is returned unchanged."""
+    return param_name.rpartition(MODULE_NAMESPACE_DIVIDER)[2]
+
+
+# ----------------------------------------------------------------------------------------------
+# constraint encoding (plain data, never pickled)
+
+_SINGLETONS: dict[str, Constraint] = {
+    name: getattr(constraints, name)
+    for name in (
+        "real",
+        "real_vector",
+        "positive",
+        "nonnegative",
+        "unit_interval",
+        "simplex",
+        "lower_cholesky",
+        "corr_cholesky",
+        "positive_definite",
+        "positive_semidefinite",
+        "lower_triangular",
+        "square",
+        "symmetric",
+        "boolean",
+        "one_hot",
+        "nonnegative_integer",
+        "positive_integer",
+    )
+    if isinstance(getattr(constraints, name, None), Constraint)
+}
+_SINGLETON_NAMES: dict[int, str] = {id(c): name for name, c in _SINGLETONS.items()}
+
+_Encoder = Callable[[Constraint], dict]
+_Decoder = Callable[[dict], Constraint]
+_CODECS_BY_TYPE: dict[type, tuple[str, _Encoder]] = {}
+_DECODERS: dict[str, _Decoder] = {}
+
+
+def register_constraint(
+    name: str,
+    constraint: Constraint | type,
+    encode: _Encoder | None = None,
+    decode: _Decoder | None = None,
+) -> None:
+    """Teach the param store to save a constraint, as plain data under ``name``.
+
+    Either a singleton instance (``register_constraint("positive_ordered", positive_ordered)``)
+    saved by name alone, or a class with ``encode(c) -> dict`` of plain data (numbers, strings,
+    tensors, nested :func:`encode_constraint` results) and ``decode(dict) -> Constraint``.
+    """
+    if name in _DECODERS or name in _SINGLETONS:
+        raise ValueError(f"a constraint codec named {name!r} is already registered")
+    if isinstance(constraint, Constraint):
+        _SINGLETONS[name] = constraint
+        _SINGLETON_NAMES[id(constraint)] = name
+        return
+    if encode is None or decode is None:
+        raise ValueError(f"register_constraint({name!r}, <class>) needs encode and decode")
+    _CODECS_BY_TYPE[constraint] = (name, encode)
+    _DECODERS[name] = decode
+
+
+def encode_constraint(constraint: Constraint) -> dict:
+    """Encode a constraint as a dict of plain data ``{"name": ..., **fields}``.
+
+    Raises ``ValueError`` for a constraint with no registered encoding.
+    """
+    name = _SINGLETON_NAMES.get(id(constraint))
+    if name is not None:
+        return {"name": name}
+    codec = _CODECS_BY_TYPE.get(type(constraint))
+    if codec is None:
+        raise ValueError(
+            f"pyrolite does not know how to save the constraint {constraint!r} "
+            f"(type {type(constraint).__qualname__}); register it with "
+            "pyrolite.params.register_constraint(name, cls, encode, decode)"
+        )
+    name, encode = codec
+    return {"name": name, **encode(constraint)}
+
+
+def decode_constraint(data: dict) -> Constraint:
+    """Rebuild a constraint from :func:`encode_constraint`'s output."""
+    name = data.get("name") if isinstance(data, dict) else None
+    if name in _SINGLETONS:
+        return _SINGLETONS[name]
+    decode = _DECODERS.get(name)  # type: ignore[arg-type]
+    if decode is None:
+        raise ValueError(f"unknown constraint encoding {data!r}; was it saved by a newer pyrolite?")
+    return decode(data)
+
+
+def _register_torch_constraints() -> None:
+    lower = ("lower_bound",)
+    upper = ("upper_bound",)
+    both = ("lower_bound", "upper_bound")
+    simple = [
+        ("greater_than", "_GreaterThan", lower),
+        ("greater_than_eq", "_GreaterThanEq", lower),
+        ("less_than", "_LessThan", upper),
+        ("interval", "_Interval", both),
+        ("half_open_interval", "_HalfOpenInterval", both),
+        ("integer_interval", "_IntegerInterval", both),
+        ("integer_greater_than", "_IntegerGreaterThan", lower),
+        ("integer_less_than", "_IntegerLessThan", upper),
+    ]
+    for name, cls_name, fields in simple:
+        cls = getattr(constraints, cls_name, None)
+        if cls is None:
+            continue
+        register_constraint(
+            name,
+            cls,
+            lambda c, fields=fields: {f: getattr(c, f) for f in fields},
+            lambda d, cls=cls, fields=fields: cls(*(d[f] for f in fields)),
+        )
+    register_constraint(
+        "independent",
+        constraints._IndependentConstraint,
+        lambda c: {
+            "base": encode_constraint(c.base_constraint),
+            "reinterpreted_batch_ndims": c.reinterpreted_batch_ndims,
+        },
+        lambda d: constraints.independent(
+            decode_constraint(d["base"]), d["reinterpreted_batch_ndims"]
+        ),
+    )
+    register_constraint(
+        "cat",
+        constraints._Cat,
+        lambda c: {
+            "cseq": [encode_constraint(x) for x in c.cseq],
+            "dim": c.dim,
+            "lengths": list(c.lengths),
+        },
+        lambda d: constraints.cat(
+            [decode_constraint(x) for x in d["cseq"]], d["dim"], d["lengths"]
+        ),
+    )
+    register_constraint(
+        "stack",
+        constraints._Stack,
+        lambda c: {"cseq": [encode_constraint(x) for x in c.cseq], "dim": c.dim},
+        lambda d: constraints.stack([decode_constraint(x) for x in d["cseq"]], d["dim"]),
+    )
+
+
+_register_torch_constraints()
+
+
+# ----------------------------------------------------------------------------------------------
+# the store
+
+
+def _is_identity_affine(t: Transform) -> bool:
+    return (
+        isinstance(t, AffineTransform)
+        and not isinstance(t.loc, torch.Tensor)
+        and not isinstance(t.scale, torch.Tensor)
+        and t.loc == 0
+        and t.scale == 1
+    )
+
+
+def _is_identity(t: Transform) -> bool:
+    if isinstance(t, IndependentTransform):
+        return _is_identity(t.base_transform)
+    return isinstance(t, ComposeTransform) and not t.parts
+
+
+def _make_transform(constraint: Constraint) -> Transform | None:
+    """``transform_to(constraint)`` without no-op parts; ``None`` when it is the identity.
+
+    E.g. ``positive`` gives a bare exp (torch composes it with an identity affine map), and
+    ``real`` and ``real_vector`` give ``None``.
+    """
+    if constraint is constraints.real:
+        return None
+    transform = transform_to(constraint)
+    if isinstance(transform, ComposeTransform):
+        parts = [t for t in transform.parts if not _is_identity_affine(t)]
+        if len(parts) == 1:
+            transform = parts[0]
+        elif len(parts) != len(transform.parts):
+            transform = ComposeTransform(parts)
+    return None if _is_identity(transform) else transform
+
+
+class _Param:
+    """One stored param: its leaf, constraint, cached transform and weakref to the leaf."""
+
+    __slots__ = ("unconstrained", "constraint", "transform", "identity", "event_dim", "ref")
+
+    def __init__(
+        self,
+        unconstrained: torch.Tensor,
+        constraint: Constraint,
+        transform: Transform | None,
+        event_dim: int | None,
+    ) -> None:
+        self.unconstrained = unconstrained
+        self.constraint = constraint
+        self.transform = transform
+        self.identity = transform is None
+        self.event_dim = event_dim
+        self.ref = weakref.ref(unconstrained)
+        if self.identity:
+            # the constrained value is the leaf itself: its attribute is set once, here
+            unconstrained.unconstrained = self.ref
+
+
+class ParamStoreDict:
+    """A dict-like store of named parameters (see the module docstring).
+
+    Iterating, ``keys()``, ``values()`` and ``items()`` follow insertion order; values are
+    constrained. ``named_parameters()`` yields the unconstrained leaves.
+    """
+
+    def __init__(self) -> None:
+        self._params: dict[str, _Param] = {}
+        self._name_of: dict[int, str] = {}  # id(unconstrained leaf) -> name
+
+    # -- the hot path ---------------------------------------------------------------------------
+
+    def get_param(
+        self,
+        name: str,
+        init_tensor: InitValue = None,
+        constraint: Constraint = constraints.real,
+        event_dim: int | None = None,
+    ) -> torch.Tensor:
+        """The constrained value of param ``name``, creating it from ``init_tensor`` if new.
+
+        For an existing name ``init_tensor``, ``constraint`` and ``event_dim`` are ignored.
+        ``init_tensor`` is a constrained value (or a zero-argument callable returning one,
+        called only when the param is created); it must lie in the support of ``constraint``.
+        """
+        entry = self._params.get(name)
+        if entry is None:
+            entry = self._create(name, init_tensor, constraint, event_dim)
+        if entry.identity:
+            return entry.unconstrained
+        value = entry.transform(entry.unconstrained)
+        value.unconstrained = entry.ref
+        return value
+
+    # -- creation ------------------------------------------------------------------------------
+
+    def _create(
+        self,
+        name: str,
+        init_value: InitValue,
+        constraint: Constraint,
+        event_dim: int | None,
+    ) -> _Param:
+        if init_value is None:
+            raise KeyError(
+                f"param {name!r} has not been initialised; give an initial value, e.g. "
+                f"pyro.param({name!r}, torch.zeros(...))"
+            )
+        if callable(init_value) and not isinstance(init_value, torch.Tensor):
+            init_value = init_value()
+        entry = self._make_entry(name, init_value, constraint, event_dim)
+        self._insert(name, entry)
+        return entry
+
+    def _make_entry(
+        self,
+        name: str,
+        value: Any,
+        constraint: Constraint,
+        event_dim: int | None,
+    ) -> _Param:
+        if not isinstance(value, torch.Tensor):
+            try:
+                value = torch.as_tensor(value, dtype=torch.get_default_dtype())
+            except (TypeError, ValueError, RuntimeError) as err:
+                raise TypeError(
+                    f"param {name!r}: the initial value must be a tensor (or a number, or a "
+                    f"callable returning one), got {type(value).__name__}"
+                ) from err
+        if not (value.is_floating_point() or value.is_complex()):
+            raise TypeError(
+                f"param {name!r}: the initial value has dtype {value.dtype}, but parameters "
+                f"need a floating point dtype; pass e.g. torch.tensor(..., dtype=torch.float32)"
+            )
+        try:
+            with torch.no_grad():
+                in_support = bool(constraint.check(value).all())
+        except (RuntimeError, ValueError, IndexError, AssertionError) as err:
+            raise ValueError(
+                f"param {name!r}: cannot check the initial value of shape {tuple(value.shape)} "
+                f"against its constraint {constraint!r} ({err}); give a value of a shape the "
+                "constraint accepts"
+            ) from err
+        if not in_support:
+            raise ValueError(
+                f"param {name!r}: the initial value is outside the support of its constraint "
+                f"{constraint!r}; give an initial value that satisfies the constraint (the init "
+                "value is a constrained value, not an unconstrained one)"
+            )
+        if constraint is constraints.real and value.is_leaf and value.requires_grad:
+            # e.g. an nn.Parameter from pyro.module: the module and the store share it
+            return _Param(value, constraint, None, event_dim)
+        try:
+            transform = _make_transform(constraint)
+        except NotImplementedError:
+            raise ValueError(
+                f"param {name!r}: no transform to the support of its constraint {constraint!r} "
+                "is registered with torch.distributions.transform_to; use a constraint that has "
+                "one, or register one with transform_to.register"
+            ) from None
+        with torch.no_grad():
+            source = value.detach()
+            leaf = source if transform is None else transform.inv(source)
+            shares_memory = leaf.untyped_storage().data_ptr() == source.untyped_storage().data_ptr()
+            if shares_memory or not leaf.is_contiguous():
+                # never let the optimiser write into the caller's memory (or an expanded view)
+                leaf = leaf.clone(memory_format=torch.contiguous_format)
+        leaf.requires_grad_(True)
+        return _Param(leaf, constraint, transform, event_dim)
+
+    def _insert(self, name: str, entry: _Param) -> None:
+        old = self._params.pop(name, None)
+        if old is not None:
+            self._forget(name, old)
+        self._params[name] = entry
+        self._name_of[id(entry.unconstrained)] = name
+
+    def _forget(self, name: str, entry: _Param) -> None:
+        key = id(entry.unconstrained)
+        if self._name_of.get(key) == name:
+            del self._name_of[key]
+
+    # -- dict-like API ----------------------------------------------------------------------------
+
+    def setdefault(
+        self,
+        name: str,
+        init_constrained_value: InitValue,
+        constraint: Constraint = constraints.real,
+        event_dim: int | None = None,
+    ) -> torch.Tensor:
+        """The constrained value of ``name``, creating the param first if it does not exist."""
+        return self.get_param(name, init_constrained_value, constraint, event_dim)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        """The constrained value of ``name`` (``KeyError`` if absent)."""
+        if name not in self._params:
+            raise KeyError(f"param {name!r} is not in the param store")
+        return self.get_param(name)
+
+    def __setitem__(self, name: str, new_constrained_value: torch.Tensor) -> None:
+        """Replace the value of ``name`` with a new constrained value, keeping its constraint.
+
+        A new name gets ``constraints.real``. The param gets a new unconstrained leaf.
+        """
+        old = self._params.get(name)
+        constraint = constraints.real if old is None else old.constraint
+        event_dim = None if old is None else old.event_dim
+        self._insert(name, self._make_entry(name, new_constrained_value, constraint, event_dim))
+
+    def __delitem__(self, name: str) -> None:
+        """Remove param ``name``."""
+        entry = self._params.pop(name)
+        self._forget(name, entry)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._params
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._params))
+
+    def keys(self) -> list[str]:
+        """The param names, in insertion order."""
+        return list(self._params)
+
+    def values(self) -> list[torch.Tensor]:
+        """The constrained values, in insertion order."""
+        return [self.get_param(name) for name in list(self._params)]
+
+    def items(self) -> list[tuple[str, torch.Tensor]]:
+        """``(name, constrained value)`` pairs, in insertion order."""
+        return [(name, self.get_param(name)) for name in list(self._params)]
+
+    def named_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """Yield ``(name, unconstrained leaf)`` pairs, in insertion order."""
+        for name, entry in list(self._params.items()):
+            yield name, entry.unconstrained
+
+    def get_all_param_names(self) -> list[str]:
+        """The param names, in insertion order."""
+        return list(self._params)
+
+    def match(self, name: str) -> dict[str, torch.Tensor]:
+        """Constrained values of all params whose names match the regular expression ``name``."""
+        pattern = re.compile(name)
+        return {key: self.get_param(key) for key in list(self._params) if pattern.match(key)}
+
+    def clear(self) -> None:
+        """Remove every param."""
+        self._params.clear()
+        self._name_of.clear()
+
+    def param_name(self, unconstrained: torch.Tensor) -> str | None:
+        """The name of the param whose unconstrained leaf is ``unconstrained``, or ``None``."""
+        name = self._name_of.get(id(unconstrained))
+        if name is None:
+            return None
+        entry = self._params.get(name)
+        return name if entry is not None and entry.unconstrained is unconstrained else None
+
+    def unconstrained(self, name: str) -> torch.Tensor:
+        """The unconstrained leaf tensor of ``name`` (what optimisers update)."""
+        return self._entry(name).unconstrained
+
+    def constraint(self, name: str) -> Constraint:
+        """The constraint of ``name``."""
+        return self._entry(name).constraint
+
+    def event_dim(self, name: str) -> int | None:
+        """The ``event_dim`` given when ``name`` was created (``None`` if none was given)."""
+        return self._entry(name).event_dim
+
+    def _entry(self, name: str) -> _Param:
+        entry = self._params.get(name)
+        if entry is None:
+            raise KeyError(f"param {name!r} is not in the param store")
+        return entry
+
+    # -- state, save and load -------------------------------------------------------------------
+
+    def get_state(self) -> dict:
+        """A snapshot of the store as plain data: ``{"params", "constraints", "event_dims"}``.
+
+        ``params`` maps names to detached copies of the unconstrained tensors, ``constraints``
+        to encoded constraints (see :func:`encode_constraint`). Raises ``ValueError`` for a
+        constraint with no encoding.
+        """
+        return self._state(copy=True)
+
+    def _state(self, copy: bool) -> dict:
+        params, encoded, event_dims = {}, {}, {}
+        for name, entry in self._params.items():
+            tensor = entry.unconstrained.detach()
+            params[name] = tensor.clone() if copy else tensor
+            try:
+                encoded[name] = encode_constraint(entry.constraint)
+            except ValueError as err:
+                raise ValueError(f"cannot save param {name!r}: {err}") from None
+            event_dims[name] = entry.event_dim
+        return {"params": params, "constraints": encoded, "event_dims": event_dims}
+
+    def set_state(self, state: dict) -> None:
+        """Merge a state from :meth:`get_state` into the store (same names are replaced)."""
+        self._set_state(state, copy=True)
+
+    def _set_state(self, state: dict, copy: bool) -> None:
+        if not isinstance(state, dict) or "params" not in state or "constraints" not in state:
+            raise ValueError("a param store state is a dict with 'params' and 'constraints'")
+        event_dims = state.get("event_dims", {})
+        entries = []
+        for name, tensor in state["params"].items():
+            constraint = decode_constraint(state["constraints"][name])
+            leaf = tensor.detach()
+            leaf = leaf.clone() if copy else leaf
+            leaf.requires_grad_(True)
+            transform = _make_transform(constraint)
+            entries.append((name, _Param(leaf, constraint, transform, event_dims.get(name))))
+        for name, entry in entries:
+            self._insert(name, entry)
+
+    def save(self, path: str) -> None:
+        """Save the store atomically to ``path`` (a pyrolite checkpoint, kind "pyrolite.params")."""
+        save_tensors(self._state(copy=False), path, PARAMS_KIND)
+
+    def load(self, path: str, map_location: Any = None) -> None:
+        """Load params saved by :meth:`save` and merge them into the store.
+
+        Same-named params are replaced by new leaves. ``map_location`` is as in ``torch.load``.
+        """
+        self._set_state(load_tensors(path, PARAMS_KIND, map_location=map_location), copy=False)
+
+
+_PARAM_STORE = ParamStoreDict()
+
+
+def get_param_store() -> ParamStoreDict:
+    """The global param store used by ``pyro.param``."""
+    return _PARAM_STORE
+
+
+def clear_param_store() -> None:
+    """Remove every param from the global param store."""
+    _PARAM_STORE.clear()

@@ -1,0 +1,68 @@
+"""``block``: hide sites from the handlers outside it.
+
+Reads: ``name``, ``type`` (through the hide function). Writes: ``stop``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from pyrolite.poutine.messenger import Messenger
+from pyrolite.poutine.runtime import Message
+
+
+def _make_hide_fn(
+    hide_fn: Callable | None,
+    expose_fn: Callable | None,
+    hide_all: bool,
+    expose_all: bool,
+    hide: Iterable[str] | None,
+    expose: Iterable[str] | None,
+    hide_types: Iterable[str] | None,
+    expose_types: Iterable[str] | None,
+) -> Callable[[Message], bool]:
+    if hide_fn is not None:
+        return hide_fn
+    if expose_fn is not None:
+        return lambda msg: not expose_fn(msg)
+    if hide is not None or hide_types is not None:
+        names = frozenset(hide or ())
+        types = frozenset(hide_types or ())
+        return lambda msg: msg.name in names or msg.type in types
+    if expose is not None or expose_types is not None:
+        names = frozenset(expose or ())
+        types = frozenset(expose_types or ())
+        return lambda msg: not (msg.name in names or msg.type in types)
+    if expose_all:
+        return lambda msg: False
+    if hide_all:
+        return lambda msg: True
+    raise ValueError("block: nothing to hide; pass hide=, expose=, hide_fn= or hide_all=True")
+
+
+class BlockMessenger(Messenger):
+    """Stops the sites selected for hiding: handlers outside ``block`` never see them.
+
+    Selection, first match wins: ``hide_fn(msg)`` / ``expose_fn(msg)``; the site names in
+    ``hide`` and the types in ``hide_types``; everything except ``expose`` /
+    ``expose_types``; ``expose_all``; ``hide_all`` (the default: hide everything).
+    """
+
+    def __init__(
+        self,
+        hide_fn: Callable[[Message], bool] | None = None,
+        expose_fn: Callable[[Message], bool] | None = None,
+        hide_all: bool = True,
+        expose_all: bool = False,
+        hide: Iterable[str] | None = None,
+        expose: Iterable[str] | None = None,
+        hide_types: Iterable[str] | None = None,
+        expose_types: Iterable[str] | None = None,
+    ) -> None:
+        self.hide_fn = _make_hide_fn(
+            hide_fn, expose_fn, hide_all, expose_all, hide, expose, hide_types, expose_types
+        )
+
+    def _process_message(self, msg: Message) -> None:
+        if self.hide_fn(msg):
+            msg.stop = True

@@ -1,0 +1,42 @@
+"""``substitute``: give sample and param sites fixed values without observing them.
+
+Reads: ``name``. Writes: ``value``, ``done``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyrolite.poutine.messenger import Messenger
+from pyrolite.poutine.runtime import Message
+
+
+class SubstituteMessenger(Messenger):
+    """Sites named in ``data`` take that value; latent sites stay latent (their density
+    still counts as a prior term, unlike ``condition``). ``substitute_fn(msg)`` may compute
+    the value instead (return None to leave the site alone)."""
+
+    def __init__(
+        self, data: dict[str, Any] | None = None, substitute_fn: Callable | None = None
+    ) -> None:
+        if (data is None) == (substitute_fn is None):
+            raise ValueError("substitute takes exactly one of data= or substitute_fn=")
+        self.data = data
+        self.substitute_fn = substitute_fn
+
+    def _substitute(self, msg: Message) -> None:
+        if self.data is not None:
+            value = self.data.get(msg.name)
+        else:
+            value = self.substitute_fn(msg)
+        if value is not None:
+            msg.value = value
+            msg.done = True
+
+    def _pyro_sample(self, msg: Message) -> None:
+        if not msg.is_observed:
+            self._substitute(msg)
+
+    def _pyro_param(self, msg: Message) -> None:
+        self._substitute(msg)

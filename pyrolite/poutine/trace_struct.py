@@ -1,0 +1,224 @@
+"""``Trace``: the record of one run of a program, an ordered mapping from site name to site.
+
+Sites are the :class:`~pyrolite.poutine.runtime.Message` records themselves (they read like
+Pyro's site dicts). Log densities are computed on demand and cached on the sites, with the
+site's ``scale`` and ``mask`` applied: ``log_prob`` (batch-shaped), ``unscaled_log_prob``,
+``log_prob_sum`` and ``score_parts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+from pyrolite.distributions.score_parts import ScoreParts, scale_and_mask
+from pyrolite.poutine.runtime import Message
+
+SiteFilter = Callable[[str, Message], bool]
+
+
+def _all_sites(name: str, site: Message) -> bool:
+    return True
+
+
+class Trace:
+    """An ordered record of the sites one program run visited.
+
+    ``nodes`` maps each site name to its site (in execution order), including the pseudo
+    sites ``"_INPUT"`` (type ``"args"``) and ``"_RETURN"`` (type ``"return"``) added by
+    ``poutine.trace(fn).get_trace``.
+    """
+
+    def __init__(self, graph_type: str = "flat") -> None:
+        if graph_type not in ("flat", "dense"):
+            raise ValueError(f"graph_type must be 'flat' or 'dense', got {graph_type!r}")
+        self.graph_type = graph_type
+        self.nodes: dict[str, Message] = {}
+
+    # -- construction --------------------------------------------------------------------
+    def add_node(self, site_name: str, **kwargs: Any) -> None:
+        """Add a site built from keyword fields (Pyro's signature)."""
+        msg = Message(kwargs.pop("type"), kwargs.pop("name", site_name), kwargs.pop("fn", None))
+        for key, value in kwargs.items():
+            msg[key] = value
+        self.add_site(msg)
+
+    def add_site(self, msg: Message) -> None:
+        """Record ``msg`` under its name; a second site with the same name is an error."""
+        name = msg.name
+        old = self.nodes.get(name)
+        if old is not None:
+            if old.type == "param" and msg.type == "param":
+                return  # reading a param twice is one param site
+            raise RuntimeError(
+                f"Multiple {msg.type} sites named {name!r}: site names must be unique within "
+                f"one run of a program. Give each site its own name (in a loop, for example "
+                f"f'{name}_{{i}}'), or use a plate for repeated draws."
+            )
+        self.nodes[name] = msg
+
+    def remove_node(self, site_name: str) -> None:
+        del self.nodes[site_name]
+
+    def copy(self) -> Trace:
+        """A copy with its own node dict (sites are shared)."""
+        new = Trace(self.graph_type)
+        new.nodes = dict(self.nodes)
+        return new
+
+    def detach_(self) -> None:
+        """Detach every site value from the autograd graph, in place."""
+        for site in self.nodes.values():
+            if isinstance(site.value, torch.Tensor):
+                site.value = site.value.detach()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.nodes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    # -- site lists ----------------------------------------------------------------------
+    @property
+    def stochastic_nodes(self) -> list[str]:
+        """Names of latent sample sites (not observed, not plate subsampling)."""
+        return [
+            name
+            for name, site in self.nodes.items()
+            if site.type == "sample" and not site.is_observed and not _is_subsample(site)
+        ]
+
+    @property
+    def observation_nodes(self) -> list[str]:
+        """Names of observed sample sites."""
+        return [n for n, s in self.nodes.items() if s.type == "sample" and s.is_observed]
+
+    @property
+    def param_nodes(self) -> list[str]:
+        """Names of param sites."""
+        return [n for n, s in self.nodes.items() if s.type == "param"]
+
+    @property
+    def reparameterized_nodes(self) -> list[str]:
+        """Latent sites whose distribution has ``rsample`` (pathwise gradients)."""
+        return [n for n in self.stochastic_nodes if self.nodes[n].fn.has_rsample]
+
+    @property
+    def nonreparam_stochastic_nodes(self) -> list[str]:
+        """Latent sites that need score-function gradients."""
+        return [n for n in self.stochastic_nodes if not self.nodes[n].fn.has_rsample]
+
+    def iter_stochastic_nodes(self) -> Iterator[tuple[str, Message]]:
+        for name in self.stochastic_nodes:
+            yield name, self.nodes[name]
+
+    # -- densities -----------------------------------------------------------------------
+    def log_prob_sum(self, site_filter: SiteFilter = _all_sites) -> torch.Tensor | float:
+        """Sum over sample sites of the scaled, masked log densities (a scalar tensor).
+
+        Each site's sum is cached as ``site["log_prob_sum"]``.
+        """
+        result: Any = None
+        filtered = site_filter is not _all_sites
+        for name, site in self.nodes.items():
+            if site.type != "sample" or (filtered and not site_filter(name, site)):
+                continue
+            site_sum = getattr(site, "log_prob_sum", None)
+            if site_sum is None:
+                log_p = _site_log_prob(self, site)
+                if site.mask is not None or type(site.scale) is not float or site.scale != 1.0:
+                    log_p = scale_and_mask(log_p, site.scale, site.mask)
+                site_sum = log_p.sum() if log_p.dim() else log_p
+                site.log_prob_sum = site_sum
+            result = site_sum if result is None else result + site_sum
+        return 0.0 if result is None else result
+
+    def compute_log_prob(self, site_filter: SiteFilter = _all_sites) -> None:
+        """Compute and cache ``log_prob`` (batch-shaped), ``unscaled_log_prob`` and
+        ``log_prob_sum`` at every sample site that passes ``site_filter``."""
+        for name, site in self.nodes.items():
+            if site.type != "sample" or not site_filter(name, site) or "log_prob" in site:
+                continue
+            raw = _site_log_prob(self, site)
+            site.unscaled_log_prob = raw
+            site.log_prob = scale_and_mask(raw, site.scale, site.mask)
+            site.log_prob_sum = site.log_prob.sum()
+
+    def compute_score_parts(self, site_filter: SiteFilter = _all_sites) -> None:
+        """Compute and cache ``score_parts`` (a :class:`ScoreParts`) at every sample site;
+        also fills ``log_prob`` and ``log_prob_sum`` like :meth:`compute_log_prob`."""
+        self.compute_log_prob(site_filter)
+        for name, site in self.nodes.items():
+            if site.type != "sample" or not site_filter(name, site) or "score_parts" in site:
+                continue
+            lp = site.log_prob
+            if site.is_observed or site.fn.has_rsample:
+                site.score_parts = ScoreParts(lp, 0, lp)
+            else:
+                site.score_parts = ScoreParts(lp, lp, 0)
+
+    def nonfinite_sites(self) -> list[str]:
+        """Names of sample sites whose log density holds NaN or +-inf (computes densities)."""
+        self.compute_log_prob()
+        return [
+            name
+            for name, site in self.nodes.items()
+            if site.type == "sample" and not bool(torch.isfinite(site.log_prob).all())
+        ]
+
+    # -- shapes --------------------------------------------------------------------------
+    def format_shapes(self, title: str = "Trace Shapes:", last_site: str | None = None) -> str:
+        """A table of every site's batch/event shape, value shape and log_prob shape, with the
+        plates (name, dim, size) each site sits in; use it to debug shape errors."""
+        rows = [("site", "type", "batch_shape", "event_shape", "value", "log_prob", "plates")]
+        for name, site in self.nodes.items():
+            if site.type not in ("sample", "param"):
+                continue
+            fn = site.fn
+            batch = _fmt(getattr(fn, "batch_shape", None)) if site.type == "sample" else ""
+            event = _fmt(getattr(fn, "event_shape", None)) if site.type == "sample" else ""
+            value = _fmt(getattr(site.value, "shape", None))
+            lp = _fmt(getattr(site.get("log_prob"), "shape", None))
+            plates = " ".join(f"{f.name}[{f.dim}]:{f.size}" for f in site.cond_indep_stack)
+            kind = "param" if site.type == "param" else ("obs" if site.is_observed else "latent")
+            rows.append((name, kind, batch, event, value, lp, plates))
+            if name == last_site:
+                break
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = [title]
+        for row in rows:
+            lines.append(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+        return "\n".join(lines)
+
+
+def _fmt(shape: Any) -> str:
+    if shape is None:
+        return ""
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _is_subsample(site: Message) -> bool:
+    return bool(site.infer.get("_subsample", False))
+
+
+def _site_log_prob(trace: Trace, site: Message) -> torch.Tensor:
+    """The site's unscaled log density, with errors rewritten to name the site."""
+    try:
+        return site.fn.log_prob(site.value, *site.args, **site.kwargs)
+    except ValueError as err:
+        shapes = trace.format_shapes(last_site=site.name)
+        raise ValueError(
+            f"Error while computing log_prob at site {site.name!r} "
+            f"({'observed' if site.is_observed else 'latent'} {type(site.fn).__name__}, "
+            f"value shape {_fmt(getattr(site.value, 'shape', ()))}): {err}\n"
+            f"Fix: give {site.name!r} a value in the distribution's support "
+            f"({getattr(site.fn, 'support', '?')}) with a shape that broadcasts to its "
+            f"batch_shape + event_shape.\n{shapes}"
+        ) from err
