@@ -3,8 +3,9 @@
 Measures one ``trace(replay(model, guide_trace))`` plus the log-density sum of the trace,
 against the same arithmetic with no handlers at all (``torch.distributions`` objects built
 and scored in a plain loop), and against Pyro doing the same when it is installed. The
-overhead per site is ``(t_handlers - t_plain) / sites``. All contenders run interleaved in
-one process, their order rotated each repeat; the ratios are medians of per-repeat ratios.
+overhead per site is ``(t_handlers - t_plain) / sites``. All contenders run in one process,
+interleaved call by call, their order rotated each repeat; each repeat takes the median time
+per call, and the reported ratios are medians of per-repeat ratios.
 
     python benchmarks/overhead.py [--repeats 7] [--runs 300] [--threads 1] [--seed 0] [--out F]
 """
@@ -77,13 +78,22 @@ def make_plain_contender(values: list[torch.Tensor], y: torch.Tensor) -> Callabl
     return run
 
 
-def time_runs(fn: Callable, runs: int) -> float:
-    """Seconds per call of ``fn`` over ``runs`` calls (no autograd graph kept)."""
+def time_interleaved(contenders: dict[str, Callable], order: list[str], runs: int) -> dict:
+    """Median seconds per call of each contender, calls interleaved one by one.
+
+    Interleaving call by call (rather than block by block) exposes every contender to the
+    same machine load; the median per call ignores the occasional stall of a shared box.
+    """
     gc.collect()
-    start = time.perf_counter()
+    samples: dict[str, list[float]] = {name: [] for name in order}
+    clock = time.perf_counter
     for _ in range(runs):
-        fn()
-    return (time.perf_counter() - start) / runs
+        for name in order:
+            fn = contenders[name]
+            start = clock()
+            fn()
+            samples[name].append(clock() - start)
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -124,12 +134,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     names = list(contenders)
     seconds: dict[str, list[float]] = {n: [] for n in names}
-    for name in names:  # untimed warm-up
-        time_runs(contenders[name], max(1, args.runs // 10))
+    time_interleaved(contenders, names, max(1, args.runs // 10))  # untimed warm-up
     for repeat in range(args.repeats):
         order = names[repeat % len(names) :] + names[: repeat % len(names)]
-        for name in order:
-            seconds[name].append(time_runs(contenders[name], args.runs))
+        for name, secs in time_interleaved(contenders, order, args.runs).items():
+            seconds[name].append(secs)
 
     def overhead_us(name: str, r: int) -> float:
         return (seconds[name][r] - seconds["plain"][r]) / sites * 1e6
