@@ -66,6 +66,10 @@ class PlateMessenger(Messenger):
     ``subsample_size`` draws a random subset of that many indices (``subsample`` gives the
     indices explicitly); ``dim`` picks the batch dimension (negative; default: the
     rightmost one free). ``with`` returns the index tensor; iterating yields Python ints.
+
+    Unlike Pyro, a plate that does not subsample sends no message of its own (its indices
+    are simply ``arange(size)``), so traces hold a site named after the plate only when it
+    draws a random subsample; that keeps plates off the per-step hot path.
     """
 
     def __init__(

@@ -15,7 +15,12 @@ from pyrolite.poutine.runtime import Message
 class SubstituteMessenger(Messenger):
     """Sites named in ``data`` take that value; latent sites stay latent (their density
     still counts as a prior term, unlike ``condition``). ``substitute_fn(msg)`` may compute
-    the value instead (return None to leave the site alone)."""
+    the value instead (return None to leave the site alone).
+
+    Pyro's ``substitute`` replaces param sites only; pyrolite also replaces latent sample
+    sites (as NumPyro does), which ``log_density`` and model criticism rely on. Pyro code
+    is unaffected, since Pyro ignores sample names given to ``substitute``.
+    """
 
     def __init__(
         self, data: dict[str, Any] | None = None, substitute_fn: Callable | None = None
