@@ -1,5 +1,16 @@
-"""Inference: densities of programs (and, as they arrive, SVI and MCMC)."""
+"""Inference: SVI and the ELBO family, and densities of programs."""
 
+from pyrolite.infer.elbo import ELBO
+from pyrolite.infer.svi import SVI
+from pyrolite.infer.trace_elbo import Trace_ELBO
+from pyrolite.infer.trace_mean_field_elbo import TraceMeanField_ELBO
 from pyrolite.infer.util import log_density, make_log_joint_fn
 
-__all__ = ["log_density", "make_log_joint_fn"]
+__all__ = [
+    "ELBO",
+    "SVI",
+    "TraceMeanField_ELBO",
+    "Trace_ELBO",
+    "log_density",
+    "make_log_joint_fn",
+]

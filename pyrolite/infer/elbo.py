@@ -1,0 +1,187 @@
+"""The ``ELBO`` base class: particles, plate nesting, and the model/guide pairing checks.
+
+A subclass implements ``differentiable_loss_particle(model_trace, guide_trace)`` returning
+``(loss, surrogate_loss)`` for one particle: ``loss`` is the negative ELBO estimate and
+``surrogate_loss`` a tensor whose gradient is an unbiased estimate of the gradient of the
+negative ELBO. The base class draws the particles (one after another, or all at once as an
+outer plate when ``vectorize_particles=True``) and averages.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+from pyrolite import poutine
+from pyrolite.distributions.validation import is_validation_enabled
+from pyrolite.poutine.plate_messenger import PlateMessenger
+from pyrolite.poutine.trace_struct import Trace
+
+PARTICLE_PLATE = "num_particles_vectorized"
+
+
+class ELBO:
+    """Base class of evidence lower bounds.
+
+    ``num_particles``: samples averaged per estimate. ``vectorize_particles``: draw them in
+    one pass as an outer plate at dim ``-max_plate_nesting - 1`` (the model and guide must
+    then broadcast correctly). ``max_plate_nesting``: how many batch dims plates use; found
+    by tracing the model and guide once when not given (only vectorised particles need it).
+    """
+
+    def __init__(
+        self,
+        num_particles: int = 1,
+        max_plate_nesting: float = math.inf,
+        vectorize_particles: bool = False,
+        retain_graph: bool | None = None,
+    ) -> None:
+        if not isinstance(num_particles, int) or num_particles < 1:
+            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
+        self.num_particles = num_particles
+        self.max_plate_nesting = max_plate_nesting
+        self.vectorize_particles = vectorize_particles
+        self.retain_graph = retain_graph
+
+    # -- what a subclass provides ----------------------------------------------------------
+    def differentiable_loss_particle(
+        self, model_trace: Trace, guide_trace: Trace
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    # -- traces ------------------------------------------------------------------------------
+    def _guess_max_plate_nesting(self, model: Callable, guide: Callable, args, kwargs) -> None:
+        with poutine.block():
+            guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+            model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(
+                *args, **kwargs
+            )
+        dims = [
+            -frame.dim
+            for tr in (model_trace, guide_trace)
+            for site in tr.nodes.values()
+            if site.type == "sample"
+            for frame in site.cond_indep_stack
+            if frame.dim is not None
+        ]
+        self.max_plate_nesting = max(dims, default=0)
+
+    def get_trace(self, model: Callable, guide: Callable, args, kwargs) -> tuple[Trace, Trace]:
+        """One particle: the guide's trace and the model's trace replayed against it."""
+        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(
+            *args, **kwargs
+        )
+        if is_validation_enabled():
+            check_model_guide_match(model_trace, guide_trace)
+        return model_trace, guide_trace
+
+    def _get_traces(self, model: Callable, guide: Callable, args, kwargs) -> Iterator:
+        if not self.vectorize_particles:
+            for _ in range(self.num_particles):
+                yield self.get_trace(model, guide, args, kwargs)
+            return
+        if self.max_plate_nesting == math.inf:
+            self._guess_max_plate_nesting(model, guide, args, kwargs)
+        dim = -int(self.max_plate_nesting) - 1
+
+        def wrap(fn: Callable) -> Callable:
+            def vectorized(*a: Any, **k: Any) -> Any:
+                with PlateMessenger(PARTICLE_PLATE, self.num_particles, dim=dim):
+                    return fn(*a, **k)
+
+            return vectorized
+
+        yield self.get_trace(wrap(model), wrap(guide), args, kwargs)
+
+    # -- public API --------------------------------------------------------------------------
+    def differentiable_loss(
+        self, model: Callable, guide: Callable, *args, **kwargs
+    ) -> torch.Tensor:
+        """A differentiable estimate of the negative ELBO (its gradient is unbiased)."""
+        total = 0.0
+        for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
+            _, surrogate = self.differentiable_loss_particle(model_trace, guide_trace)
+            total = total + surrogate
+        return total / self.num_particles
+
+    def loss(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
+        """An estimate of the negative ELBO, as a float (no gradient)."""
+        with torch.no_grad():
+            total = 0.0
+            for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
+                loss, _ = self.differentiable_loss_particle(model_trace, guide_trace)
+                total = total + loss
+            value = float(total) / self.num_particles
+        if not math.isfinite(value):
+            raise_nonfinite(value, model_trace, guide_trace)
+        return value
+
+    def loss_and_grads(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
+        """Estimate the negative ELBO and accumulate its gradient into the params' ``.grad``."""
+        total_loss = 0.0
+        total_surrogate: Any = 0.0
+        for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
+            loss, surrogate = self.differentiable_loss_particle(model_trace, guide_trace)
+            total_loss = total_loss + loss.detach()
+            total_surrogate = total_surrogate + surrogate
+        value = float(total_loss) / self.num_particles
+        if not math.isfinite(value):
+            raise_nonfinite(value, model_trace, guide_trace)
+        if isinstance(total_surrogate, torch.Tensor) and total_surrogate.requires_grad:
+            (total_surrogate / self.num_particles).backward(retain_graph=self.retain_graph)
+        return value
+
+
+def check_model_guide_match(model_trace: Trace, guide_trace: Trace) -> None:
+    """Error if a latent of the model has no site in the guide; warn on guide sites the model
+    does not have (auxiliary guide sites, ``infer={"is_auxiliary": True}``, are expected)."""
+    guide_nodes = guide_trace.nodes
+    model_nodes = model_trace.nodes
+    missing = [
+        name
+        for name, site in model_nodes.items()
+        if site.type == "sample"
+        and not site.is_observed
+        and name not in guide_nodes
+        and not site.infer.get("_subsample")
+    ]
+    if missing:
+        raise ValueError(
+            f"the guide does not sample the model's latent site(s) {missing}: the model drew "
+            "them from its prior, which makes the ELBO wrong. Add a sample statement with the "
+            "same name to the guide (or observe the site in the model)."
+        )
+    extra = [
+        name
+        for name, site in guide_nodes.items()
+        if site.type == "sample"
+        and name not in model_nodes
+        and not site.infer.get("is_auxiliary")
+        and not site.infer.get("_subsample")
+    ]
+    if extra:
+        warnings.warn(
+            f"the guide samples site(s) {extra} that the model does not have; mark auxiliary "
+            'guide sites with infer={"is_auxiliary": True}',
+            stacklevel=4,
+        )
+
+
+def raise_nonfinite(value: float, model_trace: Trace, guide_trace: Trace) -> None:
+    """Raise a ValueError naming the sites whose log density is NaN or infinite."""
+    bad = [f"model site {n!r}" for n in model_trace.nonfinite_sites()]
+    bad += [f"guide site {n!r}" for n in guide_trace.nonfinite_sites()]
+    where = ", ".join(bad) if bad else "no single site (the sum overflowed)"
+    raise ValueError(
+        f"the loss is {value}: non-finite log density at {where}. Check the values and "
+        "parameters of those sites (a scale that reached 0, a value outside the support, "
+        "a learning rate that is too high).\n"
+        + model_trace.format_shapes(title="Model trace:")
+        + "\n"
+        + guide_trace.format_shapes(title="Guide trace:")
+    )

@@ -1,0 +1,97 @@
+"""``SVI``: stochastic variational inference, one optimiser step per call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from pyrolite.infer.elbo import ELBO
+from pyrolite.poutine.messenger import Messenger
+from pyrolite.poutine.runtime import Message
+
+
+class _ParamCollector(Messenger):
+    """Collects the unconstrained leaves of every param a step reads, by name."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, torch.Tensor] = {}
+
+    def _pyro_post_param(self, msg: Message) -> None:
+        unconstrained = getattr(msg.value, "unconstrained", None)
+        if unconstrained is not None:
+            self.params[msg.name] = unconstrained()
+
+
+class SVI:
+    """Stochastic variational inference.
+
+    ``SVI(model, guide, optim, loss)``: ``loss`` is an :class:`ELBO` (e.g. ``Trace_ELBO()``)
+    or any callable ``loss(model, guide, *args, **kwargs) -> tensor`` (a custom objective
+    written with ``trace``/``replay``). ``step(*args, **kwargs)`` evaluates the loss on the
+    arguments, takes one optimiser step on every param the model and guide read, and
+    returns the loss as a float; ``evaluate_loss`` only evaluates it.
+    """
+
+    def __init__(
+        self,
+        model: Callable,
+        guide: Callable,
+        optim: Callable,
+        loss: ELBO | Callable,
+        loss_and_grads: Callable | None = None,
+    ) -> None:
+        if not callable(optim):
+            raise TypeError(
+                f"optim must be a pyrolite optimiser such as pyro.optim.Adam({{'lr': 1e-3}}), "
+                f"got {type(optim).__name__}"
+            )
+        if isinstance(optim, torch.optim.Optimizer):
+            raise TypeError(
+                "SVI takes a pyrolite optimiser (pyro.optim.Adam({'lr': ...})), not a torch "
+                "optimiser: params appear lazily as the model and guide first run"
+            )
+        self.model = model
+        self.guide = guide
+        self.optim = optim
+        if isinstance(loss, ELBO):
+            self.loss = loss.loss
+            self.loss_and_grads = loss.loss_and_grads
+        elif callable(loss):
+            self.loss = _as_float_loss(loss)
+            self.loss_and_grads = loss_and_grads or _backward_loss(loss)
+        else:
+            raise TypeError(f"loss must be an ELBO or a callable, got {type(loss).__name__}")
+
+    def step(self, *args: Any, **kwargs: Any) -> float:
+        """One gradient step on the params; returns the loss before the step."""
+        with _ParamCollector() as collector:
+            loss = self.loss_and_grads(self.model, self.guide, *args, **kwargs)
+        params = collector.params.values()
+        self.optim(params)
+        for p in params:
+            p.grad = None
+        return float(loss)
+
+    def evaluate_loss(self, *args: Any, **kwargs: Any) -> float:
+        """The loss on the arguments, with no gradient and no parameter change."""
+        with torch.no_grad():
+            return float(self.loss(self.model, self.guide, *args, **kwargs))
+
+
+def _as_float_loss(loss_fn: Callable) -> Callable:
+    def loss(model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
+        return float(loss_fn(model, guide, *args, **kwargs))
+
+    return loss
+
+
+def _backward_loss(loss_fn: Callable) -> Callable:
+    def loss_and_grads(model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
+        value = loss_fn(model, guide, *args, **kwargs)
+        if isinstance(value, torch.Tensor) and value.requires_grad:
+            value.backward()
+        return value.item() if isinstance(value, torch.Tensor) else float(value)
+
+    return loss_and_grads
