@@ -1,0 +1,256 @@
+"""W1 ``svi_overhead``: cost of one SVI step on Bayesian linear regression (BENCHMARKS.md).
+
+Contenders (those installed): ``pyrolite``, ``torch`` (hand-written with torch.distributions,
+the baseline), ``torch_raw`` (closed-form densities), ``pyro``, ``pyro_jit``. Each runs an
+untimed 200-step warm-up, then 2000 timed ``step`` calls per repeat, contenders interleaved
+with their order rotated each repeat; ratios are medians of per-repeat ratios to ``torch``.
+
+    python benchmarks/svi_overhead.py [--repeats 5] [--steps 2000] [--threads 1] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+LR = 0.01
+
+
+def make_data(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """W1 data: X (100, 3), y = X @ [1, -2, 0.5] + 0.5 + 0.5 * noise (float32)."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(100, 3)
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.5 + 0.5 * rng.randn(100)
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+
+
+class Contender:
+    """``setup(seed)`` makes fresh params; ``step()`` returns the loss as a float."""
+
+    def __init__(self, setup: Callable[[int], Callable[[], float]], final_w: Callable) -> None:
+        self.setup = setup
+        self.final_w = final_w
+
+
+def ppl_contender(pyro, X, y, loss_cls) -> Contender:
+    """The model and guide of W1 in a library with Pyro's API (pyro or pyrolite)."""
+    dist = pyro.distributions
+    constraints = dist.constraints
+
+    def model(X, y):
+        w = pyro.sample("w", dist.Normal(torch.zeros(3), torch.ones(3)).to_event(1))
+        b = pyro.sample("b", dist.Normal(0.0, 1.0))
+        sigma = pyro.sample("sigma", dist.HalfNormal(1.0))
+        with pyro.plate("data", 100):
+            pyro.sample("obs", dist.Normal(X @ w + b, sigma), obs=y)
+
+    def guide(X, y):
+        w_loc = pyro.param("w_loc", lambda: torch.zeros(3))
+        w_scale = pyro.param("w_scale", lambda: torch.full((3,), 0.1), constraints.positive)
+        b_loc = pyro.param("b_loc", lambda: torch.tensor(0.0))
+        b_scale = pyro.param("b_scale", lambda: torch.tensor(0.1), constraints.positive)
+        s_loc = pyro.param("sigma_loc", lambda: torch.tensor(0.0))
+        s_scale = pyro.param("sigma_scale", lambda: torch.tensor(0.1), constraints.positive)
+        pyro.sample("w", dist.Normal(w_loc, w_scale).to_event(1))
+        pyro.sample("b", dist.Normal(b_loc, b_scale))
+        pyro.sample("sigma", dist.LogNormal(s_loc, s_scale))
+
+    def setup(seed: int) -> Callable[[], float]:
+        pyro.clear_param_store()
+        pyro.set_rng_seed(seed)
+        svi = pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": LR}), loss_cls())
+        return lambda: svi.step(X, y)
+
+    return Contender(setup, lambda: pyro.param("w_loc").detach().clone())
+
+
+def torch_contender(X, y) -> Contender:
+    """Hand-written: torch.distributions objects, one torch.optim.Adam over the 6 leaves."""
+    D = torch.distributions
+    state = {}
+
+    def setup(seed: int) -> Callable[[], float]:
+        torch.manual_seed(seed)
+        leaves = {
+            "w_loc": torch.zeros(3),
+            "w_scale": torch.full((3,), 0.1).log(),
+            "b_loc": torch.tensor(0.0),
+            "b_scale": torch.tensor(0.1).log(),
+            "sigma_loc": torch.tensor(0.0),
+            "sigma_scale": torch.tensor(0.1).log(),
+        }
+        for t in leaves.values():
+            t.requires_grad_(True)
+        state.update(leaves)
+        opt = torch.optim.Adam(list(leaves.values()), lr=LR)
+        w_prior = D.Independent(D.Normal(torch.zeros(3), torch.ones(3)), 1)
+        b_prior = D.Normal(0.0, 1.0)
+        s_prior = D.HalfNormal(1.0)
+
+        def step() -> float:
+            qw = D.Independent(D.Normal(leaves["w_loc"], leaves["w_scale"].exp()), 1)
+            qb = D.Normal(leaves["b_loc"], leaves["b_scale"].exp())
+            qs = D.LogNormal(leaves["sigma_loc"], leaves["sigma_scale"].exp())
+            w, b, s = qw.rsample(), qb.rsample(), qs.rsample()
+            log_p = (
+                w_prior.log_prob(w)
+                + b_prior.log_prob(b)
+                + s_prior.log_prob(s)
+                + D.Normal(X @ w + b, s).log_prob(y).sum()
+            )
+            log_q = qw.log_prob(w) + qb.log_prob(b) + qs.log_prob(s)
+            loss = -(log_p - log_q)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            return loss.item()
+
+        return step
+
+    return Contender(setup, lambda: state["w_loc"].detach().clone())
+
+
+def torch_raw_contender(X, y) -> Contender:
+    """Closed-form log densities, one torch.randn(5) per step; same math."""
+    state = {}
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+
+    def normal_lp(x, loc, log_scale):
+        return -((x - loc) ** 2) / (2 * log_scale.exp() ** 2) - log_scale - half_log_2pi
+
+    def setup(seed: int) -> Callable[[], float]:
+        torch.manual_seed(seed)
+        loc = torch.zeros(5, requires_grad=True)  # w (3), b, log sigma
+        log_scale = torch.full((5,), 0.1).log().requires_grad_(True)
+        state["loc"] = loc
+        opt = torch.optim.Adam([loc, log_scale], lr=LR)
+        zero = torch.zeros(())
+
+        def step() -> float:
+            eps = torch.randn(5)
+            z = loc + log_scale.exp() * eps
+            w, b, log_s = z[:3], z[3], z[4]
+            s = log_s.exp()
+            log_q = normal_lp(z, loc, log_scale).sum() - log_s  # LogNormal Jacobian for sigma
+            log_p = (
+                normal_lp(w, zero, zero).sum()
+                + normal_lp(b, zero, zero)
+                + (math.log(2.0) + normal_lp(s, zero, zero))  # HalfNormal(1)
+                + normal_lp(y, X @ w + b, log_s).sum()
+            )
+            loss = -(log_p - log_q)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            return loss.item()
+
+        return step
+
+    return Contender(setup, lambda: state["loc"][:3].detach().clone())
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--contenders", default="", help="comma list (default: all installed)")
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument("--out", default=os.path.join(here, "results", "svi_overhead.json"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    X, y = make_data(args.seed)
+
+    import pyrolite
+
+    contenders = {
+        "torch": torch_contender(X, y),
+        "torch_raw": torch_raw_contender(X, y),
+        "pyrolite": ppl_contender(pyrolite, X, y, pyrolite.infer.Trace_ELBO),
+    }
+    try:
+        import pyro
+
+        contenders["pyro"] = ppl_contender(pyro, X, y, pyro.infer.Trace_ELBO)
+        contenders["pyro_jit"] = ppl_contender(pyro, X, y, pyro.infer.JitTrace_ELBO)
+    except ImportError:
+        print("pyro not installed (pip install -e '.[bench]'): no Pyro contenders")
+    if args.contenders:
+        contenders = {k: v for k, v in contenders.items() if k in args.contenders.split(",")}
+
+    names = list(contenders)
+    warmup_s = {}
+    for name in names:
+        step = contenders[name].setup(args.seed)
+        start = time.perf_counter()
+        for _ in range(args.warmup):
+            step()
+        warmup_s[name] = time.perf_counter() - start
+
+    us_per_step: dict[str, list[float]] = {n: [] for n in names}
+    last_losses: dict[str, list[float]] = {n: [] for n in names}
+    final_w: dict[str, list[float]] = {}
+    for repeat in range(args.repeats):
+        order = names[repeat % len(names) :] + names[: repeat % len(names)]
+        for name in order:
+            step = contenders[name].setup(args.seed + repeat)
+            losses = [0.0] * args.steps
+            gc.collect()
+            start = time.perf_counter()
+            for i in range(args.steps):
+                losses[i] = step()
+            elapsed = time.perf_counter() - start
+            us_per_step[name].append(elapsed / args.steps * 1e6)
+            last_losses[name].append(statistics.fmean(losses[-200:]))
+            final_w[name] = contenders[name].final_w().tolist()
+
+    ratio = {
+        n: statistics.median(
+            us_per_step[n][r] / us_per_step["torch"][r] for r in range(args.repeats)
+        )
+        for n in names
+        if "torch" in us_per_step
+    }
+    result = {
+        "workload": "W1 svi_overhead",
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "us_per_step": {n: statistics.median(v) for n, v in us_per_step.items()},
+        "ratio_to_torch": ratio,
+        "warmup_s_incl_compile": warmup_s,
+        "mean_loss_last_200": {n: statistics.fmean(v) for n, v in last_losses.items()},
+        "final_w_loc": final_w,
+    }
+    print(f"{'contender':<10} {'us/step':>9} {'ratio':>7} {'loss(last 200)':>15}  final w_loc")
+    for n in names:
+        w = ", ".join(f"{v:.2f}" for v in final_w[n])
+        print(
+            f"{n:<10} {result['us_per_step'][n]:>9.1f} {ratio.get(n, float('nan')):>7.2f} "
+            f"{result['mean_loss_last_200'][n]:>15.2f}  [{w}]"
+        )
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    tmp = args.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, indent=2)
+    os.replace(tmp, args.out)
+    print(f"results written to {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
