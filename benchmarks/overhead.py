@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import statistics
@@ -23,6 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from harness import RESULTS_DIR, write_results
 
 NUM_LATENTS = 100
 NUM_OBS = 10
@@ -102,8 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--out", default=os.path.join(here, "results", "overhead.json"))
+    parser.add_argument("--out", default=os.path.join(RESULTS_DIR, "overhead.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     y = make_data(args.seed)
@@ -172,12 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:<10} {result['us_per_run'][name]:>10.1f} {per_site:>18.2f}")
     if "overhead_ratio_pyrolite_to_pyro" in result:
         print(f"overhead ratio pyrolite/pyro: {result['overhead_ratio_pyrolite_to_pyro']:.3f}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.out)
-    print(f"results written to {args.out}")
+    write_results(result, args.out)
     return result
 
 

@@ -11,17 +11,15 @@ with their order rotated each repeat; ratios are medians of per-repeat ratios to
 from __future__ import annotations
 
 import argparse
-import gc
-import json
 import math
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from harness import RESULTS_DIR, environment, median_ratios, rotated, time_steps, write_results
 
 LR = 0.01
 
@@ -167,8 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--contenders", default="", help="comma list (default: all installed)")
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--out", default=os.path.join(here, "results", "svi_overhead.json"))
+    parser.add_argument("--out", default=os.path.join(RESULTS_DIR, "svi_overhead.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     X, y = make_data(args.seed)
@@ -203,33 +200,19 @@ def main(argv: list[str] | None = None) -> dict:
     last_losses: dict[str, list[float]] = {n: [] for n in names}
     final_w: dict[str, list[float]] = {}
     for repeat in range(args.repeats):
-        order = names[repeat % len(names) :] + names[: repeat % len(names)]
-        for name in order:
+        for name in rotated(names, repeat):
             step = contenders[name].setup(args.seed + repeat)
-            losses = [0.0] * args.steps
-            gc.collect()
-            start = time.perf_counter()
-            for i in range(args.steps):
-                losses[i] = step()
-            elapsed = time.perf_counter() - start
-            us_per_step[name].append(elapsed / args.steps * 1e6)
+            seconds, losses = time_steps(step, args.steps)
+            us_per_step[name].append(seconds * 1e6)
             last_losses[name].append(statistics.fmean(losses[-200:]))
             final_w[name] = contenders[name].final_w().tolist()
 
-    ratio = {
-        n: statistics.median(
-            us_per_step[n][r] / us_per_step["torch"][r] for r in range(args.repeats)
-        )
-        for n in names
-        if "torch" in us_per_step
-    }
+    ratio = median_ratios(us_per_step, "torch") if "torch" in us_per_step else {}
     result = {
         "workload": "W1 svi_overhead",
         "steps": args.steps,
         "repeats": args.repeats,
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "machine": platform.machine(),
+        **environment(args.threads),
         "us_per_step": {n: statistics.median(v) for n, v in us_per_step.items()},
         "ratio_to_torch": ratio,
         "warmup_s_incl_compile": warmup_s,
@@ -243,12 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{n:<10} {result['us_per_step'][n]:>9.1f} {ratio.get(n, float('nan')):>7.2f} "
             f"{result['mean_loss_last_200'][n]:>15.2f}  [{w}]"
         )
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.out)
-    print(f"results written to {args.out}")
+    write_results(result, args.out)
     return result
 
 
