@@ -68,3 +68,26 @@ def test_evaluate_loss_with_custom_callable():
     before = pyro.param("loc").item()
     assert isinstance(svi.evaluate_loss(X), float)
     assert pyro.param("loc").item() == before
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # gc.get_objects touches deprecated torch
+def test_nothing_survives_a_step():
+    """Memory stays flat: after a step no trace, message or graph of an earlier step lives."""
+    import gc
+
+    from pyrolite.poutine.runtime import Message
+    from pyrolite.poutine.trace_struct import Trace
+
+    def live(cls):
+        return sum(1 for obj in gc.get_objects() if isinstance(obj, cls))
+
+    svi = SVI(model, guide, pyro.optim.Adam({"lr": 0.05}), Trace_ELBO())
+    for _ in range(5):
+        svi.step(X)
+    gc.collect()
+    counts = (live(Trace), live(Message), live(torch.Tensor))
+    for _ in range(50):
+        svi.step(X)
+    gc.collect()
+    assert (live(Trace), live(Message), live(torch.Tensor)) == counts
+    assert counts[0] == 0 and counts[1] == 0
