@@ -1,6 +1,8 @@
 """Inference: SVI and the ELBO family, and densities of programs."""
 
 from pyrolite.infer.elbo import ELBO
+from pyrolite.infer.predictive import Predictive
+from pyrolite.infer.renyi_elbo import RenyiELBO
 from pyrolite.infer.svi import SVI
 from pyrolite.infer.trace_elbo import Trace_ELBO
 from pyrolite.infer.trace_mean_field_elbo import TraceMeanField_ELBO
@@ -8,6 +10,8 @@ from pyrolite.infer.util import log_density, make_log_joint_fn
 
 __all__ = [
     "ELBO",
+    "Predictive",
+    "RenyiELBO",
     "SVI",
     "TraceMeanField_ELBO",
     "Trace_ELBO",
