@@ -1,6 +1,7 @@
 """Inference: SVI and the ELBO family, and densities of programs."""
 
 from pyrolite.infer.elbo import ELBO
+from pyrolite.infer.importance import Importance
 from pyrolite.infer.predictive import Predictive
 from pyrolite.infer.renyi_elbo import RenyiELBO
 from pyrolite.infer.svi import SVI
@@ -10,6 +11,7 @@ from pyrolite.infer.util import log_density, make_log_joint_fn
 
 __all__ = [
     "ELBO",
+    "Importance",
     "Predictive",
     "RenyiELBO",
     "SVI",
