@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from pyrolite.infer.elbo import ELBO
+from pyrolite.infer.svi_checkpoint import load_checkpoint, save_checkpoint
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
 
@@ -73,6 +74,15 @@ class SVI:
         for p in params:
             p.grad = None
         return float(loss)
+
+    def save_checkpoint(self, path: str, extra: dict | None = None) -> None:
+        """Save params, optimiser and RNG state atomically (see ``svi_checkpoint``)."""
+        save_checkpoint(path, self.optim, extra)
+
+    def load_checkpoint(self, path: str, map_location: Any = None) -> dict:
+        """Restore a :meth:`save_checkpoint` file; the run then continues bit for bit.
+        Returns the ``extra`` dict saved with it."""
+        return load_checkpoint(path, self.optim, map_location)
 
     def evaluate_loss(self, *args: Any, **kwargs: Any) -> float:
         """The loss on the arguments, with no gradient and no parameter change."""
