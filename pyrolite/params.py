@@ -21,6 +21,7 @@ form ``"module$$$param"`` (see :func:`param_with_module_name`).
 from __future__ import annotations
 
 import re
+import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -223,11 +224,7 @@ class ParamStoreDict:
                 "constraint accepts"
             ) from err
         if not in_support:
-            raise ValueError(
-                f"param {name!r}: the initial value is outside the support of its constraint "
-                f"{constraint!r}; give an initial value that satisfies the constraint (the init "
-                "value is a constrained value, not an unconstrained one)"
-            )
+            value = _project_or_raise(name, constraint, value)
         if constraint is constraints.real and value.is_leaf and value.requires_grad:
             # e.g. an nn.Parameter from pyro.module: the module and the store share it
             return _Param(value, constraint, None, event_dim)
@@ -412,6 +409,23 @@ class ParamStoreDict:
         Same-named params are replaced by new leaves. ``map_location`` is as in ``torch.load``.
         """
         self._set_state(load_tensors(path, PARAMS_KIND, map_location=map_location), copy=False)
+
+
+def _project_or_raise(name: str, constraint: Constraint, value: torch.Tensor) -> torch.Tensor:
+    """An init value outside the support is an error, with one exception Pyro code relies on:
+    a positive vector for ``simplex`` is normalised onto the simplex (with a warning)."""
+    if constraint is constraints.simplex and bool((value > 0).all()):
+        warnings.warn(
+            f"param {name!r}: the initial value is not on the simplex; it was normalised to "
+            "sum to 1 along its last dim",
+            stacklevel=5,
+        )
+        return value / value.sum(-1, keepdim=True)
+    raise ValueError(
+        f"param {name!r}: the initial value is outside the support of its constraint "
+        f"{constraint!r}; give an initial value that satisfies the constraint (the init "
+        "value is a constrained value, not an unconstrained one)"
+    )
 
 
 _PARAM_STORE = ParamStoreDict()

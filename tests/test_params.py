@@ -149,11 +149,17 @@ def test_unknown_param_keyerror(store):
         store["missing"]
 
 
+def test_positive_vector_is_normalised_onto_the_simplex(store):
+    with pytest.warns(UserWarning, match="param 'p'.*normalised"):
+        value = store.get_param("p", torch.tensor([1.0, 3.0]), constraint=constraints.simplex)
+    assert torch.allclose(value, torch.tensor([0.25, 0.75]))
+
+
 @pytest.mark.parametrize(
     "constraint,value",
     [
         (constraints.positive, torch.tensor([1.0, -1.0])),
-        (constraints.simplex, torch.tensor([0.5, 0.6])),
+        (constraints.simplex, torch.tensor([-0.5, 1.5])),
         (constraints.interval(0.0, 1.0), torch.tensor(2.0)),
     ],
 )

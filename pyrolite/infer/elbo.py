@@ -31,6 +31,8 @@ class ELBO:
     one pass as an outer plate at dim ``-max_plate_nesting - 1`` (the model and guide must
     then broadcast correctly). ``max_plate_nesting``: how many batch dims plates use; found
     by tracing the model and guide once when not given (only vectorised particles need it).
+    ``strict_enumeration_warning``, ``ignore_jit_warnings`` and ``jit_options`` are accepted
+    for compatibility with Pyro's signature; the eager ELBOs have nothing for them to do.
     """
 
     def __init__(
@@ -39,6 +41,9 @@ class ELBO:
         max_plate_nesting: float = math.inf,
         vectorize_particles: bool = False,
         retain_graph: bool | None = None,
+        strict_enumeration_warning: bool = True,
+        ignore_jit_warnings: bool = False,
+        jit_options: dict | None = None,
     ) -> None:
         if not isinstance(num_particles, int) or num_particles < 1:
             raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
