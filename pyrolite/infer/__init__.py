@@ -7,6 +7,7 @@ from pyrolite.infer.renyi_elbo import RenyiELBO
 from pyrolite.infer.svi import SVI
 from pyrolite.infer.trace_elbo import Trace_ELBO
 from pyrolite.infer.trace_mean_field_elbo import TraceMeanField_ELBO
+from pyrolite.infer.tracegraph_elbo import TraceGraph_ELBO
 from pyrolite.infer.util import log_density, make_log_joint_fn
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Predictive",
     "RenyiELBO",
     "SVI",
+    "TraceGraph_ELBO",
     "TraceMeanField_ELBO",
     "Trace_ELBO",
     "log_density",
