@@ -16,17 +16,3 @@ def fresh_state():
     held = DIM_ALLOCATOR.active()
     assert not leaked, f"handlers left on the stack: {leaked}"
     assert not held, f"plate dims left allocated: {held}"
-
-
-def pytest_collection_modifyitems(config, items):
-    """pyroapi's JIT variants need JitTrace_ELBO, which arrives with the compiled SVI step."""
-    deselected = [
-        item
-        for item in items
-        if item.nodeid.startswith("tests/test_pyroapi_backend.py")
-        and getattr(item, "callspec", None) is not None
-        and item.callspec.params.get("jit") is True
-    ]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item not in deselected]

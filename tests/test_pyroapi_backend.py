@@ -1,7 +1,6 @@
 """The generic test suite of ``pyroapi`` (the one Pyro, minipyro and NumPyro run), on pyrolite.
 
-The ``JitTrace_ELBO`` variants are deselected in ``conftest.py`` until the compiled step
-exists; every other test of the suite runs here.
+Its ``JitTrace_ELBO`` variants run pyrolite's compiled step (``torch.compile``).
 """
 
 import pytest

@@ -5,7 +5,7 @@ from pyrolite.infer.importance import Importance
 from pyrolite.infer.predictive import Predictive
 from pyrolite.infer.renyi_elbo import RenyiELBO
 from pyrolite.infer.svi import SVI
-from pyrolite.infer.trace_elbo import Trace_ELBO
+from pyrolite.infer.trace_elbo import JitTrace_ELBO, Trace_ELBO
 from pyrolite.infer.trace_mean_field_elbo import TraceMeanField_ELBO
 from pyrolite.infer.tracegraph_elbo import TraceGraph_ELBO
 from pyrolite.infer.util import log_density, make_log_joint_fn
@@ -13,6 +13,7 @@ from pyrolite.infer.util import log_density, make_log_joint_fn
 __all__ = [
     "ELBO",
     "Importance",
+    "JitTrace_ELBO",
     "Predictive",
     "RenyiELBO",
     "SVI",

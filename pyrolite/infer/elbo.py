@@ -108,38 +108,48 @@ class ELBO:
         self, model: Callable, guide: Callable, *args, **kwargs
     ) -> torch.Tensor:
         """A differentiable estimate of the negative ELBO (its gradient is unbiased)."""
-        total = 0.0
-        for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
-            _, surrogate = self.differentiable_loss_particle(model_trace, guide_trace)
-            total = total + surrogate
-        return total / self.num_particles
+        return self.loss_and_surrogate(model, guide, *args, **kwargs)[1]
 
     def loss(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
         """An estimate of the negative ELBO, as a float (no gradient)."""
         with torch.no_grad():
-            total = 0.0
-            for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
-                loss, _ = self.differentiable_loss_particle(model_trace, guide_trace)
-                total = total + loss
-            value = float(total) / self.num_particles
+            loss, _ = self.loss_and_surrogate(model, guide, *args, **kwargs)
+        value = float(loss)
         if not math.isfinite(value):
+            model_trace, guide_trace = self.get_trace(model, guide, args, kwargs)
             raise_nonfinite(value, model_trace, guide_trace)
         return value
 
-    def loss_and_grads(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
-        """Estimate the negative ELBO and accumulate its gradient into the params' ``.grad``."""
-        total_loss = 0.0
+    def loss_and_surrogate(
+        self, model: Callable, guide: Callable, *args, **kwargs
+    ) -> tuple[torch.Tensor, Any]:
+        """The negative ELBO estimate (detached) and the surrogate loss to differentiate, both
+        averaged over particles."""
+        total_loss: Any = 0.0
         total_surrogate: Any = 0.0
         for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
             loss, surrogate = self.differentiable_loss_particle(model_trace, guide_trace)
             total_loss = total_loss + loss.detach()
             total_surrogate = total_surrogate + surrogate
-        value = float(total_loss) / self.num_particles
-        if not math.isfinite(value):
-            raise_nonfinite(value, model_trace, guide_trace)
-        if isinstance(total_surrogate, torch.Tensor) and total_surrogate.requires_grad:
-            (total_surrogate / self.num_particles).backward(retain_graph=self.retain_graph)
-        return value
+        return total_loss / self.num_particles, total_surrogate / self.num_particles
+
+    def loss_and_grads(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
+        """Estimate the negative ELBO and accumulate its gradient into the params' ``.grad``."""
+        loss, surrogate = self.loss_and_surrogate(model, guide, *args, **kwargs)
+        return backward_checked(loss, surrogate, self, model, guide, args, kwargs)
+
+
+def backward_checked(
+    loss: Any, surrogate: Any, elbo: ELBO, model: Callable, guide: Callable, args, kwargs
+) -> float:
+    """``float(loss)``, after checking it is finite, and ``surrogate.backward()``."""
+    value = float(loss)
+    if not math.isfinite(value):
+        model_trace, guide_trace = elbo.get_trace(model, guide, args, kwargs)
+        raise_nonfinite(value, model_trace, guide_trace)
+    if isinstance(surrogate, torch.Tensor) and surrogate.requires_grad:
+        surrogate.backward(retain_graph=elbo.retain_graph)
+    return value
 
 
 def check_model_guide_match(model_trace: Trace, guide_trace: Trace) -> None:

@@ -85,3 +85,22 @@ def _sum_to_frames(terms: list[tuple[frozenset, torch.Tensor]], stack: tuple) ->
 
 def _ndims(frames: frozenset) -> int:
     return max((-f.dim for f in frames), default=0)
+
+
+class JitTrace_ELBO(Trace_ELBO):  # noqa: N801 - Pyro's name
+    """Trace_ELBO whose loss and gradient run through ``torch.compile`` after the first step
+    (see :mod:`pyrolite.infer.compiled_loss`); ``compile_options`` go to ``torch.compile``.
+
+    Pyro's JitTrace_ELBO uses ``torch.jit.trace``; pyrolite uses ``torch.compile``, which
+    handles Python control flow by recompiling instead of silently freezing it. Pyro's
+    ``jit_options`` (options of ``torch.jit.trace``) are accepted and ignored.
+    """
+
+    def __init__(self, *args: Any, compile_options: dict | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from pyrolite.infer.compiled_loss import CompiledLoss
+
+        self._compiled = CompiledLoss(self, compile_options)
+
+    def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
+        return self._compiled(model, guide, *args, **kwargs)
