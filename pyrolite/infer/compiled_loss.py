@@ -36,7 +36,11 @@ class CompiledLoss:
         if self.failed:
             return ELBO.loss_and_grads(self.elbo, model, guide, *args, **kwargs)
         if self.compiled is None:
+            # torch's compiler switches distribution validation off process-wide when it
+            # first sets itself up; keep the user's setting
+            validating = is_validation_enabled()
             self.compiled = torch.compile(self.elbo.loss_and_surrogate, **self.options)
+            enable_validation(validating)
             return ELBO.loss_and_grads(self.elbo, model, guide, *args, **kwargs)
         try:
             with _validation_off():
