@@ -17,13 +17,10 @@ def test_postcard_vae_runs_and_learns():
     batches = [data[i : i + 32] for _ in range(8) for i in (0, 32)]
     namespace = {"batches": batches}
     exec(compile(code, "README.md", "exec"), namespace)
-    pyro, poutine = namespace["pyro"], namespace["poutine"]
+    pyro = namespace["pyro"]
 
     def loss_on(x):
-        with torch.no_grad():
-            g = poutine.trace(namespace["guide"]).get_trace(x)
-            m = poutine.trace(poutine.replay(namespace["model"], trace=g)).get_trace(x)
-            return -(m.log_prob_sum() - g.log_prob_sum()).item()
+        return namespace["svi"].evaluate_loss(x)
 
     trained = sum(loss_on(data) for _ in range(5))
     store = pyro.get_param_store()

@@ -113,7 +113,7 @@ def save_figures(vae: VAE, curves: dict, test_x: torch.Tensor, test_y: torch.Ten
     fig, axes = plt.subplots(3, 10, figsize=(10, 3.3))
     for i in range(10):
         for row, images in enumerate((x, recon, prior_samples)):
-            axes[row, i].imshow(images[i].reshape(28, 28), cmap="gray")
+            axes[row, i].imshow(images[i].reshape(28, 28).numpy(), cmap="gray")
             axes[row, i].axis("off")
     axes[0, 0].set_title("test digits", loc="left", fontsize=9)
     axes[1, 0].set_title("reconstructions", loc="left", fontsize=9)
@@ -124,9 +124,9 @@ def save_figures(vae: VAE, curves: dict, test_x: torch.Tensor, test_y: torch.Ten
 
     centred = z_all - z_all.mean(0)
     _, _, v = torch.pca_lowrank(centred, q=2, center=False)
-    embedding = centred @ v[:, :2]
+    embedding = (centred @ v[:, :2]).numpy()
     fig, ax = plt.subplots(figsize=(6, 5))
-    points = ax.scatter(embedding[:, 0], embedding[:, 1], c=test_y, cmap="tab10", s=2)
+    points = ax.scatter(embedding[:, 0], embedding[:, 1], c=test_y.numpy(), cmap="tab10", s=2)
     fig.colorbar(points, ax=ax, label="digit")
     ax.set(title="test set: PCA of the latent means", xlabel="PC 1", ylabel="PC 2")
     fig.tight_layout()

@@ -1,0 +1,203 @@
+"""``AutoGuide``: the base class of guides built automatically from a model.
+
+On its first call an autoguide runs the model once, hidden from every outer handler
+(``poutine.block`` around ``poutine.trace``), to get the *prototype trace*: the model's latent
+sample sites (observed sites, params and plate subsample sites are left out), their
+distributions, shapes and plates. A subclass builds its parameters from that trace. Each later
+call draws a value for every latent site, inside plates of the same name, size, subsample size
+and dim as the model's, and returns a dict ``site name -> value``.
+
+Parameters live in the global param store under names starting with the guide's ``prefix``
+(the class name by default): ``"AutoNormal.locs.z"``, ``"AutoDelta.z"``,
+``"AutoDiagonalNormal.loc"``. They are created lazily from init values kept by the guide, so
+the guide keeps working after ``pyro.clear_param_store()`` (from fresh params).
+
+Subsampling: a plate that subsamples records a sample site named after itself holding its
+indices. The guide creates its plate under the same name, so the guide draws the indices and
+``replay`` hands them to the model. Pass ``create_plates=fn`` (``fn(*args, **kwargs)`` returns
+a plate or a list of plates) to choose the guide's plates yourself, e.g. with explicit
+``subsample=`` indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.distributions.transforms import ComposeTransform, IndependentTransform, Transform
+
+from pyrolite.infer.autoguide.initialization import InitMessenger
+from pyrolite.params import get_param_store
+from pyrolite.poutine.handlers import block, trace
+from pyrolite.poutine.plate_messenger import CondIndepStackFrame, PlateMessenger
+from pyrolite.poutine.runtime import Message
+from pyrolite.poutine.trace_struct import Trace
+from pyrolite.primitives import plate
+
+if TYPE_CHECKING:
+    from pyrolite.infer.autoguide.auto_guide_list import AutoGuideList
+
+__all__ = ["AutoGuide"]
+
+
+def _not_latent(msg: Message) -> bool:
+    """Hide everything but latent sample sites from the prototype trace."""
+    return msg.type != "sample" or msg.is_observed or bool(msg.infer.get("_subsample", False))
+
+
+class AutoGuide:
+    """Base class of autoguides (see the module docstring).
+
+    ``model`` is the model the guide approximates the posterior of; call the guide with the
+    model's arguments. ``create_plates`` optionally builds the guide's plates; ``prefix``
+    (default: the class name) starts the names of the guide's params.
+
+    Subclasses set ``init_loc_fn`` (or leave it None to trace the model with values drawn
+    from the prior) and implement ``_setup_params``, ``_sample_sites``, ``median`` and
+    ``quantiles``.
+    """
+
+    init_loc_fn: Callable | None = None
+
+    def __init__(
+        self,
+        model: Callable,
+        *,
+        create_plates: Callable | None = None,
+        prefix: str | None = None,
+    ) -> None:
+        if not callable(model):
+            raise TypeError(f"{type(self).__name__}: model must be callable, got {model!r}")
+        self.model = model
+        self.create_plates = create_plates
+        self.prefix = type(self).__name__ if prefix is None else prefix
+        self.prototype_trace: Trace | None = None
+        self._frames: dict[str, CondIndepStackFrame] = {}
+        self._site_plates: dict[str, tuple[str, ...]] = {}
+        self._master: AutoGuideList | None = None
+
+    # -- calling -----------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """Draw every latent site of the model; returns ``{name: constrained value}``."""
+        self._ensure_setup(args, kwargs)
+        return self._sample_sites(self._create_plates(*args, **kwargs))
+
+    def median(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """``{name: posterior median}`` in the constrained space, full plate sizes."""
+        raise NotImplementedError
+
+    def quantiles(
+        self, quantiles: list[float] | torch.Tensor, *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
+        """``{name: tensor of shape (len(quantiles),) + site shape}`` of marginal quantiles."""
+        raise NotImplementedError
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _ensure_setup(self, args: tuple, kwargs: dict) -> None:
+        if self.prototype_trace is None:
+            self._setup_prototype(*args, **kwargs)
+
+    def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
+        """Trace the model once (hidden from outer handlers) and build the guide's params."""
+        model = self.model
+        if self.init_loc_fn is not None:
+            model = InitMessenger(self.init_loc_fn)(model)
+        model = block(model, hide_fn=_not_latent)
+        prototype = block(trace(model).get_trace)(*args, **kwargs)
+        frames: dict[str, CondIndepStackFrame] = {}
+        site_plates: dict[str, tuple[str, ...]] = {}
+        for name, site in prototype.iter_stochastic_nodes():
+            if site.fn.support.is_discrete:
+                raise ValueError(
+                    f"{type(self).__name__} cannot guide site {name!r}: its distribution "
+                    f"{type(site.fn).__name__} is discrete. Hide it from this guide with "
+                    "poutine.block(model, hide=[...]) and guide it by hand."
+                )
+            for frame in site.cond_indep_stack:
+                if frame.dim is None:
+                    raise NotImplementedError(
+                        f"{type(self).__name__}: site {name!r} is inside the sequential plate "
+                        f"{frame.name!r}; autoguides support only vectorised plates "
+                        "(use `with pyro.plate(...)` instead of `for i in pyro.plate(...)`)"
+                    )
+                frames[frame.name] = frame
+            site_plates[name] = tuple(frame.name for frame in site.cond_indep_stack)
+        self.prototype_trace = prototype
+        self._frames = frames
+        self._site_plates = site_plates
+        self._setup_params()
+
+    def _setup_params(self) -> None:
+        """Build the guide's init values from ``self.prototype_trace``."""
+
+    # -- plates ------------------------------------------------------------------------------
+    def _create_plates(self, *args: Any, **kwargs: Any) -> dict[str, PlateMessenger]:
+        """Fresh plates (one per plate of the model's latents) for one call of the guide.
+
+        A subsampling plate draws its indices here, once per call, and records them.
+        Inside an :class:`AutoGuideList`, the list's plates are shared by all its parts.
+        """
+        master = self._master
+        if master is not None and master._current_plates is not None:
+            return master._current_plates
+        plates: dict[str, PlateMessenger] = {}
+        if self.create_plates is not None:
+            made = self.create_plates(*args, **kwargs)
+            if isinstance(made, PlateMessenger):
+                made = [made]
+            plates = {p.name: p for p in made}
+        for name, frame in self._frames.items():
+            if name not in plates:
+                size = frame.full_size if frame.full_size >= 0 else None
+                subsample_size = frame.size if frame.size >= 0 else None
+                plates[name] = plate(name, size, subsample_size=subsample_size, dim=frame.dim)
+        return plates
+
+    @contextmanager
+    def _plates_of(self, plates: dict[str, PlateMessenger], name: str) -> Iterator[None]:
+        """Enter the plates site ``name`` sits in, outermost first."""
+        with ExitStack() as stack:
+            for plate_name in self._site_plates[name]:
+                stack.enter_context(plates[plate_name])
+            yield
+
+    def _sample_sites(self, plates: dict[str, PlateMessenger]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    # -- helpers for subclasses --------------------------------------------------------------
+    def _read_param(self, name: str, init: torch.Tensor, constraint: Any, event_dim: int):
+        """The constrained value of store param ``name`` without sending a message."""
+        return get_param_store().get_param(name, init, constraint, event_dim)
+
+
+def sum_rightmost(value: torch.Tensor, n: int) -> torch.Tensor:
+    """Sum the rightmost ``n`` dims of ``value`` (``n <= 0``: unchanged)."""
+    if n <= 0:
+        return value
+    return value.reshape(value.shape[: value.dim() - n] + (-1,)).sum(-1)
+
+
+def repeat_to_full_size(
+    value: torch.Tensor, cond_indep_stack: tuple, event_dim: int
+) -> torch.Tensor:
+    """Tile ``value`` periodically along each subsampled plate's dim to the plate's full size.
+
+    The prototype trace holds values of the subsample size; params need the full size, so
+    that a subsampling plate can slice them with its indices.
+    """
+    for frame in cond_indep_stack:
+        if frame.dim is None or frame.full_size < 0 or frame.full_size == frame.size:
+            continue
+        dim = frame.dim - event_dim
+        index = torch.arange(frame.full_size, device=value.device) % value.shape[dim]
+        value = value.index_select(dim, index)
+    return value.contiguous()
+
+
+def is_identity(transform: Transform) -> bool:
+    """Whether ``transform`` is an identity map (``biject_to(real)`` and its ``independent``)."""
+    if isinstance(transform, IndependentTransform):
+        return is_identity(transform.base_transform)
+    return isinstance(transform, ComposeTransform) and not transform.parts
