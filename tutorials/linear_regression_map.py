@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ax0.plot(losses)
     ax0.set(xlabel="step", ylabel="-log p(w, b, sigma, y)", title="MAP objective")
     ax1.scatter(x.numpy(), y.numpy(), s=6, alpha=0.6, label="data")
-    ax1.plot(x.numpy(), (fitted["w_map"] * x + fitted["b_map"]).numpy(), color="C3", label="MAP fit")
+    line = fitted["w_map"] * x + fitted["b_map"]
+    ax1.plot(x.numpy(), line.numpy(), color="C3", label="MAP fit")
     ax1.set(xlabel="x", ylabel="y", title="data and fitted line")
     ax1.legend()
     fig.tight_layout()
