@@ -37,7 +37,7 @@ def _fit(model: Callable, guide: Callable, *args, steps: int, lr: float, final_l
         optim(params)
         for p in params:
             p.grad = None
-    return float(loss)
+    return float(loss.detach())
 
 
 @pytest.fixture
