@@ -1,5 +1,6 @@
 """Inference: SVI and the ELBO family, and densities of programs."""
 
+from pyrolite.infer import autoguide
 from pyrolite.infer.elbo import ELBO
 from pyrolite.infer.importance import Importance
 from pyrolite.infer.predictive import Predictive
@@ -12,6 +13,7 @@ from pyrolite.infer.util import log_density, make_log_joint_fn
 
 __all__ = [
     "ELBO",
+    "autoguide",
     "Importance",
     "JitTrace_ELBO",
     "Predictive",

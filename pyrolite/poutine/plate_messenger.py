@@ -186,4 +186,8 @@ class PlateMessenger(Messenger):
             return
         dim = self._frame.dim - event_dim
         if value.dim() >= -dim and value.shape[dim] == self.size:
-            msg.value = value.index_select(dim, self.indices.to(value.device))
+            sliced = value.index_select(dim, self.indices.to(value.device))
+            unconstrained = getattr(value, "unconstrained", None)
+            if unconstrained is not None:  # keep the link to the param's leaf
+                sliced.unconstrained = unconstrained
+            msg.value = sliced

@@ -157,3 +157,10 @@ def test_plate_with_vector_event():
     with pyro.plate("data", 6):
         x = pyro.sample("x", dist.Normal(torch.zeros(3), 1.0).to_event(1))
     assert x.shape == (6, 3)
+
+
+def test_subsampled_param_keeps_its_leaf():
+    with pyro.plate("data", 10, subsample_size=3):
+        loc = pyro.param("loc", torch.zeros(10), event_dim=0)
+    assert loc.shape == (3,)
+    assert loc.unconstrained() is pyro.get_param_store().unconstrained("loc")

@@ -134,7 +134,8 @@ def _fall_back(site: Any, fallback: InitFn | None, strategy: str) -> torch.Tenso
 
 class InitMessenger(Messenger):
     """Sets every latent sample site (not observed, not a plate's subsample, not already
-    valued by an inner handler) to ``init_fn(site)``, computed without gradients.
+    valued by an inner handler) to ``init_fn(site)``, computed without gradients. Sites with
+    a discrete support are left to draw from their distribution.
 
     The value must have the site's shape ``fn.batch_shape + fn.event_shape`` (a value that
     broadcasts to it is expanded) and lie in ``fn.support``; otherwise a ``ValueError``
@@ -147,6 +148,8 @@ class InitMessenger(Messenger):
     def _pyro_sample(self, msg: Message) -> None:
         if msg.value is not None or msg.is_observed or msg.infer.get("_subsample", False):
             return
+        if msg.fn.support.is_discrete:
+            return  # drawn as usual: continuous init strategies do not apply
         with torch.no_grad():
             value = self.init_fn(msg)
         if not isinstance(value, torch.Tensor):

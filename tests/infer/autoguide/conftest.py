@@ -19,21 +19,22 @@ PRIOR_SD = 1.0
 
 def _fit(model: Callable, guide: Callable, *args, steps: int, lr: float, final_lr=None):
     """Maximise a one-particle trace/replay ELBO with Adam (ClippedAdam without clipping);
-    the learning rate decays geometrically from ``lr`` to ``final_lr`` (default ``lr/100``)
+    the learning rate decays geometrically from ``lr`` to ``final_lr`` (default ``lr/300``)
     so the final iterate's SGD noise is small. Returns the last loss."""
-    final_lr = lr / 100 if final_lr is None else final_lr
+    final_lr = lr / 300 if final_lr is None else final_lr
     optim = pyro.optim.ClippedAdam(
         {"lr": lr, "lrd": (final_lr / lr) ** (1 / steps), "clip_norm": 1e6}
     )
     loss = None
+    store = pyro.get_param_store()
     for _ in range(steps):
         guide_tr = poutine.trace(guide).get_trace(*args)
         model_tr = poutine.trace(poutine.replay(model, trace=guide_tr)).get_trace(*args)
         loss = -(model_tr.log_prob_sum() - guide_tr.log_prob_sum())
         loss.backward()
-        params = [
-            s["value"].unconstrained() for s in guide_tr.nodes.values() if s["type"] == "param"
-        ]
+        # by name: a param sliced by a subsampling plate is a new tensor without the
+        # ``unconstrained`` attribute, so ask the store for each param's leaf
+        params = [store.unconstrained(name) for name in guide_tr.param_nodes]
         optim(params)
         for p in params:
             p.grad = None

@@ -1,10 +1,11 @@
 """Every autoguide recovers the exact posterior of a conjugate Bayesian linear regression.
 
 Tolerances: the fit uses a one-sample ELBO gradient, so the final iterate sits at a random
-distance from the optimum. With the decaying learning rate of the ``fit`` fixture, seeds 0-4
-left it within 0.03 of the exact means (posterior sds are 0.18 and 0.23), within 10% of the
-optimal sds, and within 0.004 of the exact covariance entries (0.03 to 0.05). The
-tolerances below are about twice those spreads.
+distance from the optimum. With 500 steps and the learning rate decaying from 0.1 to 0.1/300,
+seeds 0-7 left it within 0.027 of the exact means (posterior sds are 0.18 and 0.23), within
+8% of the optimal sds for the mean-field guides and 14% for the low-rank one (its sd also
+depends on the noisier cov_factor), and within 0.0041 of the exact covariance entries (0.03
+to 0.05). The tolerances below are about 1.5 to 2 times those spreads.
 """
 
 import pytest
@@ -19,7 +20,7 @@ from pyrolite.infer.autoguide import (
     AutoNormal,
 )
 
-MEAN_ATOL = 0.06
+MEAN_ATOL = 0.05
 SD_RTOL = 0.2
 COV_ATOL = 0.008
 STEPS = 500
@@ -27,7 +28,7 @@ STEPS = 500
 
 def _fitted(make_guide, fit, reg):
     guide = make_guide(reg.model)
-    fit(reg.model, guide, reg.x, reg.y, steps=STEPS, lr=0.05)
+    fit(reg.model, guide, reg.x, reg.y, steps=STEPS, lr=0.1)
     return guide
 
 
