@@ -33,7 +33,7 @@ def bound(vae: VAE, images: torch.Tensor, k: int, batch_size: int = 250) -> floa
     total = 0.0
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
-        total -= elbo.loss(vae.model, vae.guide, x) * len(x)
+        total -= elbo.loss(vae.model, vae.guide, x)  # the bound summed over the batch
     return total / len(images)
 
 
