@@ -40,6 +40,23 @@ def median_ratios(per_repeat: dict[str, list[float]], baseline: str) -> dict[str
     }
 
 
+def optimiser_step(loss: torch.Tensor, opt: torch.optim.Optimizer) -> float:
+    """The tail of every hand-written step: backward, step, clear grads; the loss as float."""
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+def svi_stepper(pyro, model: Callable, guide: Callable, lr: float, loss, seed=None):
+    """A fresh ``pyro.infer.SVI`` (empty param store, optional seed) with Adam(lr); returns
+    its ``step``. ``pyro`` is pyrolite or Pyro: both have the same API."""
+    pyro.clear_param_store()
+    if seed is not None:
+        pyro.set_rng_seed(seed)
+    return pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": lr}), loss).step
+
+
 def environment(threads: int) -> dict:
     return {"threads": threads, "torch": torch.__version__, "machine": platform.machine()}
 

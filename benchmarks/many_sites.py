@@ -18,7 +18,16 @@ import statistics
 from collections.abc import Callable
 
 import torch
-from harness import RESULTS_DIR, environment, median_ratios, rotated, time_steps, write_results
+from harness import (
+    RESULTS_DIR,
+    environment,
+    median_ratios,
+    optimiser_step,
+    rotated,
+    svi_stepper,
+    time_steps,
+    write_results,
+)
 from overhead import NUM_LATENTS, NUM_OBS, make_data
 
 LR = 0.01
@@ -43,10 +52,8 @@ def ppl_setup(pyro, y: torch.Tensor) -> Callable[[int], Callable[[], float]]:
             pyro.sample(z, dist.Normal(loc, scale))
 
     def setup(seed: int) -> Callable[[], float]:
-        pyro.clear_param_store()
-        pyro.set_rng_seed(seed)
-        svi = pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": LR}), pyro.infer.Trace_ELBO())
-        return lambda: svi.step(y)
+        step = svi_stepper(pyro, model, guide, LR, pyro.infer.Trace_ELBO(), seed)
+        return lambda: step(y)
 
     return setup
 
@@ -82,10 +89,7 @@ def torch_setup(y: torch.Tensor, closed_form: bool) -> Callable[[int], Callable[
             else:
                 log_p = log_p + Normal(total, 1.0).log_prob(y).sum()
             loss = -(log_p - log_q)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            return loss.item()
+            return optimiser_step(loss, opt)
 
         return step
 
@@ -108,10 +112,7 @@ def torch_vec_setup(y: torch.Tensor) -> Callable[[int], Callable[[], float]]:
             log_p = (-0.5 * z**2 - half_log_2pi).sum()
             log_p = log_p + (-0.5 * (y - z.sum()) ** 2 - half_log_2pi).sum()
             loss = -(log_p - log_q)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            return loss.item()
+            return optimiser_step(loss, opt)
 
         return step
 

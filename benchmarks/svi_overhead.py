@@ -19,7 +19,16 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from harness import RESULTS_DIR, environment, median_ratios, rotated, time_steps, write_results
+from harness import (
+    RESULTS_DIR,
+    environment,
+    median_ratios,
+    optimiser_step,
+    rotated,
+    svi_stepper,
+    time_steps,
+    write_results,
+)
 
 LR = 0.01
 
@@ -64,10 +73,8 @@ def ppl_contender(pyro, X, y, loss_cls) -> Contender:
         pyro.sample("sigma", dist.LogNormal(s_loc, s_scale))
 
     def setup(seed: int) -> Callable[[], float]:
-        pyro.clear_param_store()
-        pyro.set_rng_seed(seed)
-        svi = pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": LR}), loss_cls())
-        return lambda: svi.step(X, y)
+        step = svi_stepper(pyro, model, guide, LR, loss_cls(), seed)
+        return lambda: step(X, y)
 
     return Contender(setup, lambda: pyro.param("w_loc").detach().clone())
 
@@ -108,10 +115,7 @@ def torch_contender(X, y) -> Contender:
             )
             log_q = qw.log_prob(w) + qb.log_prob(b) + qs.log_prob(s)
             loss = -(log_p - log_q)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            return loss.item()
+            return optimiser_step(loss, opt)
 
         return step
 
@@ -147,10 +151,7 @@ def torch_raw_contender(X, y) -> Contender:
                 + normal_lp(y, X @ w + b, log_s).sum()
             )
             loss = -(log_p - log_q)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            return loss.item()
+            return optimiser_step(loss, opt)
 
         return step
 

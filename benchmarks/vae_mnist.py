@@ -24,7 +24,15 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from harness import RESULTS_DIR, environment, median_ratios, rotated, write_results
+from harness import (
+    RESULTS_DIR,
+    environment,
+    median_ratios,
+    optimiser_step,
+    rotated,
+    svi_stepper,
+    write_results,
+)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tutorials"))
 from vae import Decoder, Encoder  # noqa: E402
@@ -46,10 +54,7 @@ def torch_step_fn(encoder: Encoder, decoder: Decoder) -> Callable[[torch.Tensor]
         prior = D.Independent(D.Normal(torch.zeros_like(z_loc), torch.ones_like(z_loc)), 1)
         likelihood = D.Independent(D.Bernoulli(decoder(z), validate_args=False), 1)
         loss = -(prior.log_prob(z) + likelihood.log_prob(x) - q.log_prob(z)).sum()
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        return loss.item()
+        return optimiser_step(loss, opt)
 
     return step
 
@@ -72,9 +77,7 @@ def ppl_step_fn(pyro, encoder: Encoder, decoder: Decoder) -> Callable[[torch.Ten
             z_loc, z_scale = encoder(x)
             pyro.sample("latent", dist.Normal(z_loc, z_scale).to_event(1))
 
-    pyro.clear_param_store()
-    svi = pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": LR}), pyro.infer.Trace_ELBO())
-    return svi.step
+    return svi_stepper(pyro, model, guide, LR, pyro.infer.Trace_ELBO())
 
 
 @torch.no_grad()

@@ -18,7 +18,7 @@ import torch
 
 from pyrolite import poutine
 from pyrolite.distributions.validation import is_validation_enabled
-from pyrolite.poutine.plate_messenger import PlateMessenger
+from pyrolite.infer.util import in_plate
 from pyrolite.poutine.trace_struct import Trace
 
 PARTICLE_PLATE = "num_particles_vectorized"
@@ -61,19 +61,8 @@ class ELBO:
     # -- traces ------------------------------------------------------------------------------
     def _guess_max_plate_nesting(self, model: Callable, guide: Callable, args, kwargs) -> None:
         with poutine.block():
-            guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
-            model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(
-                *args, **kwargs
-            )
-        dims = [
-            -frame.dim
-            for tr in (model_trace, guide_trace)
-            for site in tr.nodes.values()
-            if site.type == "sample"
-            for frame in site.cond_indep_stack
-            if frame.dim is not None
-        ]
-        self.max_plate_nesting = max(dims, default=0)
+            traces = self.get_trace(model, guide, args, kwargs)
+        self.max_plate_nesting = max(tr.plate_nesting() for tr in traces)
 
     def get_trace(self, model: Callable, guide: Callable, args, kwargs) -> tuple[Trace, Trace]:
         """One particle: the guide's trace and the model's trace replayed against it."""
@@ -93,15 +82,9 @@ class ELBO:
         if self.max_plate_nesting == math.inf:
             self._guess_max_plate_nesting(model, guide, args, kwargs)
         dim = -int(self.max_plate_nesting) - 1
-
-        def wrap(fn: Callable) -> Callable:
-            def vectorized(*a: Any, **k: Any) -> Any:
-                with PlateMessenger(PARTICLE_PLATE, self.num_particles, dim=dim):
-                    return fn(*a, **k)
-
-            return vectorized
-
-        yield self.get_trace(wrap(model), wrap(guide), args, kwargs)
+        model = in_plate(model, PARTICLE_PLATE, self.num_particles, dim)
+        guide = in_plate(guide, PARTICLE_PLATE, self.num_particles, dim)
+        yield self.get_trace(model, guide, args, kwargs)
 
     # -- public API --------------------------------------------------------------------------
     def differentiable_loss(

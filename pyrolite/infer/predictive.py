@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from pyrolite import poutine
-from pyrolite.poutine.plate_messenger import PlateMessenger
+from pyrolite.infer.util import in_plate
 from pyrolite.poutine.trace_struct import Trace
 
 SAMPLE_PLATE = "_num_predictive_samples"
@@ -71,13 +71,21 @@ class Predictive:
             and not s.infer.get("_subsample")
         ]
 
-    def _one(self, index: Any, args: tuple, kwargs: dict) -> Trace:
-        values = {name: v[index] for name, v in self.posterior_samples.items()}
+    def _run(self, values: dict, args: tuple, kwargs: dict, dim: int | None = None) -> Trace:
+        """One traced run with ``values`` observed; under a sample plate at ``dim`` if given."""
         model = poutine.condition(self.model, data=values) if values else self.model
-        if self.guide is not None:
-            guide_trace = poutine.trace(self.guide).get_trace(*args, **kwargs)
+        guide = self.guide
+        if dim is not None:
+            model = in_plate(model, SAMPLE_PLATE, self.num_samples, dim)
+            guide = guide and in_plate(guide, SAMPLE_PLATE, self.num_samples, dim)
+        if guide is not None:
+            guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
             model = poutine.replay(model, trace=guide_trace)
         return poutine.trace(model).get_trace(*args, **kwargs)
+
+    def _one(self, index: int, args: tuple, kwargs: dict) -> Trace:
+        values = {name: v[index] for name, v in self.posterior_samples.items()}
+        return self._run(values, args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         with poutine.block():
@@ -90,16 +98,7 @@ class Predictive:
     def _parallel(self, args: tuple, kwargs: dict) -> dict[str, torch.Tensor]:
         # One unvectorised run gives each site's per-sample shape and the plate nesting.
         probe = self._one(0, args, kwargs)
-        nesting = max(
-            (
-                -f.dim
-                for s in probe.nodes.values()
-                if s.type == "sample"
-                for f in s.cond_indep_stack
-                if f.dim is not None
-            ),
-            default=0,
-        )
+        nesting = probe.plate_nesting()
         dim = -nesting - 1
         values = {}
         for name, v in self.posterior_samples.items():
@@ -109,18 +108,7 @@ class Predictive:
             pad = nesting - (len(shape) - event_ndims)
             values[name] = v.reshape((self.num_samples,) + (1,) * pad + shape)
 
-        def vectorized(fn: Callable) -> Callable:
-            def run(*a: Any, **k: Any) -> Any:
-                with PlateMessenger(SAMPLE_PLATE, self.num_samples, dim=dim):
-                    return fn(*a, **k)
-
-            return run
-
-        model = vectorized(poutine.condition(self.model, data=values) if values else self.model)
-        if self.guide is not None:
-            guide_trace = poutine.trace(vectorized(self.guide)).get_trace(*args, **kwargs)
-            model = poutine.replay(model, trace=guide_trace)
-        trace = poutine.trace(model).get_trace(*args, **kwargs)
+        trace = self._run(values, args, kwargs, dim)
         result = {}
         for name in self._wanted(trace):
             if name == "_RETURN":

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from pyrolite.infer.elbo import ELBO, raise_nonfinite
+from pyrolite.infer.elbo import ELBO
 from pyrolite.poutine.trace_struct import Trace
 
 
@@ -32,51 +33,32 @@ class RenyiELBO(ELBO):
         num_particles: int = 2,
         max_plate_nesting: float = math.inf,
         vectorize_particles: bool = False,
+        **kwargs: Any,
     ) -> None:
         if alpha == 1:
             raise ValueError("RenyiELBO with alpha=1 is the ELBO: use Trace_ELBO instead")
-        super().__init__(num_particles, max_plate_nesting, vectorize_particles)
+        super().__init__(num_particles, max_plate_nesting, vectorize_particles, **kwargs)
         self.alpha = alpha
 
     def _log_weights(self, model: Callable, guide: Callable, args, kwargs) -> torch.Tensor:
         """The K log weights, shape (num_particles,)."""
-        weights = []
-        for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
+        traces = list(self._get_traces(model, guide, args, kwargs))
+        for _, guide_trace in traces:
             _check_reparameterised(guide_trace)
-            if self.vectorize_particles:
-                dim = -int(self.max_plate_nesting) - 1
-                return _per_particle(model_trace, dim, self.num_particles) - _per_particle(
-                    guide_trace, dim, self.num_particles
-                )
-            weights.append(model_trace.log_prob_sum() - guide_trace.log_prob_sum())
-        return torch.stack(weights)
+        if self.vectorize_particles:
+            ((model_trace, guide_trace),) = traces
+            dim = -int(self.max_plate_nesting) - 1
+            k = self.num_particles
+            return _per_particle(model_trace, dim, k) - _per_particle(guide_trace, dim, k)
+        return torch.stack([m.log_prob_sum() - g.log_prob_sum() for m, g in traces])
 
-    def _bound(self, log_weights: torch.Tensor) -> torch.Tensor:
-        scaled = (1.0 - self.alpha) * log_weights
+    def loss_and_surrogate(self, model: Callable, guide: Callable, *args, **kwargs):
+        """The negative bound (detached) and the same, differentiable: its gradient weights
+        each particle's pathwise gradient by the particle's self-normalised weight."""
+        scaled = (1.0 - self.alpha) * self._log_weights(model, guide, args, kwargs)
         log_mean = torch.logsumexp(scaled, 0) - math.log(self.num_particles)
-        return log_mean / (1.0 - self.alpha)
-
-    def differentiable_loss(self, model: Callable, guide: Callable, *args, **kwargs):
-        """The negative bound, differentiable (pathwise through the self-normalised weights)."""
-        return -self._bound(self._log_weights(model, guide, args, kwargs))
-
-    def loss(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
-        with torch.no_grad():
-            value = -float(self._bound(self._log_weights(model, guide, args, kwargs)))
-        if not math.isfinite(value):
-            model_trace, guide_trace = self.get_trace(model, guide, args, kwargs)
-            raise_nonfinite(value, model_trace, guide_trace)
-        return value
-
-    def loss_and_grads(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
-        loss = self.differentiable_loss(model, guide, *args, **kwargs)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            model_trace, guide_trace = self.get_trace(model, guide, args, kwargs)
-            raise_nonfinite(value, model_trace, guide_trace)
-        if loss.requires_grad:
-            loss.backward()
-        return value
+        neg_bound = -log_mean / (1.0 - self.alpha)
+        return neg_bound.detach(), neg_bound
 
 
 def _check_reparameterised(guide_trace: Trace) -> None:
@@ -92,7 +74,7 @@ def _check_reparameterised(guide_trace: Trace) -> None:
 def _per_particle(trace: Trace, dim: int, num_particles: int) -> torch.Tensor:
     """Sum each site's log density over every dim but the particle dim: (num_particles,)."""
     trace.compute_log_prob()
-    total = torch.zeros(num_particles)
+    total: Any = 0.0
     for site in trace.nodes.values():
         if site.type != "sample":
             continue
@@ -101,4 +83,4 @@ def _per_particle(trace: Trace, dim: int, num_particles: int) -> torch.Tensor:
             total = total + lp.movedim(dim, 0).reshape(num_particles, -1).sum(-1)
         else:
             total = total + lp.sum()
-    return total
+    return torch.as_tensor(total).expand(num_particles)

@@ -72,9 +72,9 @@ class SVI:
             raise TypeError("compile=True needs an ELBO loss such as Trace_ELBO()")
         if isinstance(loss, ELBO):
             self.loss = loss.loss
-            self.loss_and_grads = loss.loss_and_grads
-            if compile:
-                self.loss_and_grads = CompiledLoss(loss, compile_options)
+            self.loss_and_grads = (
+                CompiledLoss(loss, compile_options) if compile else loss.loss_and_grads
+            )
         elif callable(loss):
             self.loss = _as_float_loss(loss)
             self.loss_and_grads = loss_and_grads or _backward_loss(loss)

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from pyrolite.infer.compiled_loss import CompiledLoss
 from pyrolite.infer.elbo import ELBO
 from pyrolite.poutine.trace_struct import Trace
 
@@ -98,8 +99,6 @@ class JitTrace_ELBO(Trace_ELBO):  # noqa: N801 - Pyro's name
 
     def __init__(self, *args: Any, compile_options: dict | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from pyrolite.infer.compiled_loss import CompiledLoss
-
         self._compiled = CompiledLoss(self, compile_options)
 
     def loss_and_grads(self, model, guide, *args, **kwargs) -> float:

@@ -29,7 +29,7 @@ class TraceMeanField_ELBO(ELBO):  # noqa: N801 - Pyro's name
             if model_site.type != "sample":
                 continue
             if model_site.is_observed or model_site.infer.get("_subsample"):
-                elbo = elbo + model_trace.log_prob_sum(lambda n, s, name=name: n == name)
+                elbo = elbo + model_trace.site_log_prob_sum(model_site)
                 continue
             guide_site = guide_nodes[name]
             if not guide_site.fn.has_rsample:
@@ -41,13 +41,13 @@ class TraceMeanField_ELBO(ELBO):  # noqa: N801 - Pyro's name
             try:
                 kl = kl_divergence(guide_site.fn, model_site.fn)
             except NotImplementedError:
-                lp = model_trace.log_prob_sum(lambda n, s, name=name: n == name)
-                elbo = elbo + lp - guide_trace.log_prob_sum(lambda n, s, name=name: n == name)
+                elbo = elbo + model_trace.site_log_prob_sum(model_site)
+                elbo = elbo - guide_trace.site_log_prob_sum(guide_site)
                 continue
             elbo = elbo - scale_and_mask(kl, guide_site.scale, guide_site.mask).sum()
         # guide sites the model does not have (auxiliary variables) keep their -log q term
         for name, guide_site in guide_nodes.items():
             if guide_site.type == "sample" and name not in model_trace.nodes:
-                elbo = elbo - guide_trace.log_prob_sum(lambda n, s, name=name: n == name)
+                elbo = elbo - guide_trace.site_log_prob_sum(guide_site)
         elbo = torch.as_tensor(elbo)
         return -elbo, -elbo

@@ -1,4 +1,5 @@
-"""The density of a generative program: ``log_density`` and ``make_log_joint_fn``."""
+"""The density of a generative program (``log_density``, ``make_log_joint_fn``), and
+``in_plate`` for running a program under an outer vectorising plate."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import torch
 
 from pyrolite import poutine
+from pyrolite.poutine.plate_messenger import PlateMessenger
 from pyrolite.poutine.trace_struct import Trace
 
 
@@ -45,3 +47,14 @@ def make_log_joint_fn(model: Callable) -> Callable[..., torch.Tensor]:
 
     log_joint.__name__ = f"log_joint_{getattr(model, '__name__', 'model')}"
     return log_joint
+
+
+def in_plate(fn: Callable, name: str, size: int, dim: int) -> Callable:
+    """``fn`` run inside an outer plate ``name`` of ``size`` at ``dim`` (used to vectorise
+    particles and predictive samples: every site gains that batch dim)."""
+
+    def vectorized(*args: Any, **kwargs: Any) -> Any:
+        with PlateMessenger(name, size, dim=dim):
+            return fn(*args, **kwargs)
+
+    return vectorized

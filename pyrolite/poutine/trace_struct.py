@@ -128,15 +128,33 @@ class Trace:
         for name, site in self.nodes.items():
             if site.type != "sample" or (filtered and not site_filter(name, site)):
                 continue
-            site_sum = getattr(site, "log_prob_sum", None)
-            if site_sum is None:
-                log_p = _site_log_prob(self, site)
-                if site.mask is not None or type(site.scale) is not float or site.scale != 1.0:
-                    log_p = scale_and_mask(log_p, site.scale, site.mask)
-                site_sum = log_p.sum() if log_p.dim() else log_p
-                site.log_prob_sum = site_sum
+            site_sum = self.site_log_prob_sum(site)
             result = site_sum if result is None else result + site_sum
         return 0.0 if result is None else result
+
+    def site_log_prob_sum(self, site: Message) -> torch.Tensor:
+        """One sample site's scaled, masked log density summed (cached on the site)."""
+        site_sum = getattr(site, "log_prob_sum", None)
+        if site_sum is None:
+            log_p = _site_log_prob(self, site)
+            if site.mask is not None or type(site.scale) is not float or site.scale != 1.0:
+                log_p = scale_and_mask(log_p, site.scale, site.mask)
+            site_sum = log_p.sum() if log_p.dim() else log_p
+            site.log_prob_sum = site_sum
+        return site_sum
+
+    def plate_nesting(self) -> int:
+        """How many batch dims the vectorised plates of the sample sites use (0 if none)."""
+        return max(
+            (
+                -frame.dim
+                for site in self.nodes.values()
+                if site.type == "sample"
+                for frame in site.cond_indep_stack
+                if frame.dim is not None
+            ),
+            default=0,
+        )
 
     def compute_log_prob(self, site_filter: SiteFilter = _all_sites) -> None:
         """Compute and cache ``log_prob`` (batch-shaped), ``unscaled_log_prob`` and

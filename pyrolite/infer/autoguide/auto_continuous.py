@@ -125,13 +125,18 @@ class AutoContinuous(AutoGuide):
         raise NotImplementedError
 
     def _param(self, suffix: str, init: torch.Tensor, constraint: Any = constraints.real):
-        return param(f"{self.prefix}.{suffix}", init, constraint=constraint, event_dim=init.dim())
+        name = self._param_name(suffix)
+        return param(name, init, constraint=constraint, event_dim=init.dim())
 
     # -- sampling ----------------------------------------------------------------------------
     def sample_latent(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Draw the unconstrained latent vector at site ``"_{prefix}_latent"``."""
         self._ensure_setup(args, kwargs)
-        return sample(f"_{self.prefix}_latent", self.get_posterior(), infer={"is_auxiliary": True})
+        # cached with the param names, so a new prefix (AutoGuideList) resets it too
+        latent_name = self._names.get(("_latent",))
+        if latent_name is None:
+            latent_name = self._names[("_latent",)] = f"_{self.prefix}_latent"
+        return sample(latent_name, self.get_posterior(), infer={"is_auxiliary": True})
 
     def _unpack_latent(self, latent: torch.Tensor) -> Iterator[tuple[_Block, torch.Tensor]]:
         """Cut ``latent`` (shape ``batch + (latent_dim,)``) into each site's unconstrained
@@ -186,7 +191,7 @@ class AutoContinuous(AutoGuide):
         return {name: torch.stack([r[name] for r in per_q]) for name in per_q[0]}
 
     def _read(self, suffix: str, init: torch.Tensor, constraint: Any = constraints.real):
-        return self._read_param(f"{self.prefix}.{suffix}", init, constraint, init.dim())
+        return self._read_param(self._param_name(suffix), init, constraint, init.dim())
 
 
 class AutoDiagonalNormal(AutoContinuous):

@@ -51,10 +51,10 @@ class AutoDelta(AutoGuide):
 
     def _sample_sites(self, plates: dict[str, PlateMessenger]) -> dict[str, torch.Tensor]:
         result = {}
-        prefix = self.prefix
         for name, (init, support, event_dim) in self._points.items():
             with self._plates_of(plates, name):
-                point = param(f"{prefix}.{name}", init, constraint=support, event_dim=event_dim)
+                point_name = self._param_name(name)
+                point = param(point_name, init, constraint=support, event_dim=event_dim)
                 result[name] = sample(name, dist.Delta(point, event_dim=event_dim))
         return result
 
@@ -63,7 +63,7 @@ class AutoDelta(AutoGuide):
         """``{name: point}`` (detached, full plate sizes)."""
         self._ensure_setup(args, kwargs)
         return {
-            name: self._read_param(f"{self.prefix}.{name}", *entry).detach()
+            name: self._read_param(self._param_name(name), *entry).detach()
             for name, entry in self._points.items()
         }
 

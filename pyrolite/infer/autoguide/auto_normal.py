@@ -30,6 +30,7 @@ class _Site(NamedTuple):
     unconstrained_event_dim: int
     init_loc: torch.Tensor  # unconstrained, full plate sizes
     init_scale: torch.Tensor
+    aux_name: str  # the auxiliary site holding the unconstrained value
 
 
 class AutoNormal(AutoGuide):
@@ -73,19 +74,24 @@ class AutoNormal(AutoGuide):
             init_loc = repeat_to_full_size(init_loc, site.cond_indep_stack, u_event_dim)
             init_scale = torch.full_like(init_loc, self.init_scale)
             self._sites[name] = _Site(
-                transform, is_identity(transform), event_dim, u_event_dim, init_loc, init_scale
+                transform,
+                is_identity(transform),
+                event_dim,
+                u_event_dim,
+                init_loc,
+                init_scale,
+                f"{name}_unconstrained",
             )
 
     def _loc_scale(self, name: str, site: _Site, read: Callable) -> tuple:
-        prefix = self.prefix
         loc = read(
-            f"{prefix}.locs.{name}",
+            self._param_name("locs", name),
             site.init_loc,
             constraints.real,
             site.unconstrained_event_dim,
         )
         scale = read(
-            f"{prefix}.scales.{name}",
+            self._param_name("scales", name),
             site.init_scale,
             constraints.softplus_positive,
             site.unconstrained_event_dim,
@@ -101,7 +107,7 @@ class AutoNormal(AutoGuide):
                 if site.identity:
                     result[name] = sample(name, q)
                     continue
-                u = sample(f"{name}_unconstrained", q, infer={"is_auxiliary": True})
+                u = sample(site.aux_name, q, infer={"is_auxiliary": True})
                 value = site.transform(u)
                 log_density = -site.transform.log_abs_det_jacobian(u, value)
                 log_density = sum_rightmost(

@@ -72,11 +72,28 @@ class AutoGuide:
             raise TypeError(f"{type(self).__name__}: model must be callable, got {model!r}")
         self.model = model
         self.create_plates = create_plates
-        self.prefix = type(self).__name__ if prefix is None else prefix
+        self.prefix = type(self).__name__ if prefix is None else prefix  # also resets names
         self.prototype_trace: Trace | None = None
         self._frames: dict[str, CondIndepStackFrame] = {}
         self._site_plates: dict[str, tuple[str, ...]] = {}
         self._master: AutoGuideList | None = None
+
+    @property
+    def prefix(self) -> str:
+        """The first part of every param name of this guide (``AutoGuideList`` renames it)."""
+        return self._prefix
+
+    @prefix.setter
+    def prefix(self, value: str) -> None:
+        self._prefix = value
+        self._names: dict[tuple[str, ...], str] = {}
+
+    def _param_name(self, *parts: str) -> str:
+        """``"{prefix}.{part}.{part}..."``, built once per prefix (kept off the per-step path)."""
+        name = self._names.get(parts)
+        if name is None:
+            name = self._names[parts] = ".".join((self._prefix,) + parts)
+        return name
 
     # -- calling -----------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
