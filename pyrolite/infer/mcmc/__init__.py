@@ -1,0 +1,1 @@
+"""Markov chain Monte Carlo: HMC and NUTS with chains batched on one device."""
