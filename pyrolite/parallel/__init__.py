@@ -1,0 +1,6 @@
+"""Parallelism: flow stages placed across devices, data-parallel SVI over torch.distributed."""
+
+from pyrolite.parallel.devices import available_devices, resolve_device
+from pyrolite.parallel.distributed_flow import DistributedFlow, place_stages
+
+__all__ = ["DistributedFlow", "available_devices", "place_stages", "resolve_device"]

@@ -1,0 +1,226 @@
+"""``DistributedFlow``: a sequence of flow stages placed block by block on several devices.
+
+Placement. ``n`` stages on ``k`` devices go in contiguous blocks in order: each device gets
+``n // k`` stages and the first ``n % k`` devices one more (8 stages on 3 devices: 3, 3, 2).
+With more devices than stages, the first ``n`` devices hold one stage each and the rest are
+unused. Each stage that is an ``nn.Module`` is moved to its device (parameters and buffers;
+a tensor a stage keeps in a plain attribute is not moved, so keep them as parameters or
+buffers).
+
+Running. The input is moved to the first stage's device, each stage's output to the next
+stage's device, and the result back to the device the input came from (the "home" device),
+so a ``DistributedFlow`` drops into ``TransformedDistribution`` with a base distribution on
+any one device. The log-determinant of each stage is computed on its stage's device and
+summed on the output's device. ``.to()`` is differentiable, so gradients flow back across
+devices to every stage's parameters.
+
+``log_abs_det_jacobian(x, y)``: the per-stage intermediates of the latest forward or inverse
+call are kept (only the latest, so memory stays flat; the inputs and outputs are held by weak
+reference) and reused when ``x`` and ``y`` are that call's tensors, as
+``TransformedDistribution.rsample``/``log_prob`` use them; otherwise the stages run forward
+again from ``x``.
+
+Differences from a ``ComposeTransform``: the parts are registered as submodules (so
+``pyro.module("flow", flow)`` and ``flow.parameters()`` see every stage's parameters) and
+``cache_size`` is always 0 (the cache above plays its role).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.distributions import constraints
+from torch.distributions.transforms import ComposeTransform, Transform
+
+from pyrolite.parallel.devices import DeviceLike, resolve_device
+
+__all__ = ["DistributedFlow", "place_stages"]
+
+
+def place_stages(num_stages: int, num_devices: int) -> list[int]:
+    """The device index of each stage: contiguous blocks, the first ``n % k`` one longer.
+
+    ``place_stages(8, 4) == [0, 0, 1, 1, 2, 2, 3, 3]``; ``place_stages(5, 3) == [0, 0, 1, 1, 2]``.
+    """
+    used = min(num_stages, num_devices)
+    size, extra = divmod(num_stages, used)
+    placement = []
+    for device in range(used):
+        placement += [device] * (size + (device < extra))
+    return placement
+
+
+class _StatelessStage(nn.Module):
+    """Holds a parameter-free transform in the ``stages`` ModuleList, keeping indices aligned."""
+
+    def __init__(self, transform: Transform) -> None:
+        super().__init__()
+        self.transform = transform
+
+    def extra_repr(self) -> str:
+        return repr(self.transform)
+
+
+def _sum_rightmost(value: torch.Tensor, dims: int) -> torch.Tensor:
+    return value.sum(tuple(range(-dims, 0))) if dims > 0 else value
+
+
+class DistributedFlow(Transform, nn.Module):
+    """A flow whose stages live on different devices (see the module docstring).
+
+    Args:
+        stages: the flow's transforms in order (``x -> stages[-1](...stages[0](x))``); those
+            holding parameters must be ``nn.Module``s.
+        devices: ``"cpu"``, ``"cuda:i"``, ``"xla:i"`` or ``torch.device``s, one per block.
+
+    Shapes are those of the stages: ``x`` of shape ``batch_shape + event_shape`` gives ``y`` of
+    shape ``forward_shape(x.shape)`` on ``x``'s device and a log-determinant of shape
+    ``batch_shape`` (over ``domain.event_dim`` event dims) on the same device.
+
+    Example::
+
+        flow = DistributedFlow([affine_autoregressive(50) for _ in range(8)],
+                               ["xla:0", "xla:1", "xla:2", "xla:3"])
+        flow.stage_devices  # [xla:0, xla:0, xla:1, xla:1, ..., xla:3]
+        prior = dist.TransformedDistribution(dist.Normal(zeros, ones).to_event(1), [flow])
+    """
+
+    def __init__(self, stages: Sequence[Transform], devices: Sequence[DeviceLike]) -> None:
+        super().__init__(cache_size=0)
+        stages = list(stages)
+        devices = [devices] if isinstance(devices, str | torch.device) else list(devices)
+        if not stages:
+            raise ValueError("DistributedFlow needs at least one stage, got an empty list")
+        if not devices:
+            raise ValueError("DistributedFlow needs at least one device, e.g. ['cpu']")
+        for i, stage in enumerate(stages):
+            if not isinstance(stage, Transform):
+                raise TypeError(
+                    f"stage {i} is a {type(stage).__name__}, not a torch.distributions.Transform"
+                )
+        resolved = [resolve_device(d) for d in devices]
+        self.stage_devices: list[torch.device] = [
+            resolved[i] for i in place_stages(len(stages), len(resolved))
+        ]
+        self.stages = nn.ModuleList(
+            s if isinstance(s, nn.Module) else _StatelessStage(s) for s in stages
+        )
+        for module, device in zip(self.stages, self.stage_devices, strict=True):
+            module.to(device)
+        self._parts: list[Transform] = stages
+        self._placed = list(zip(stages, self.stage_devices, strict=True))
+        self._compose = ComposeTransform(stages)
+        # event dims each stage's log-determinant is summed over to reach the flow's
+        event_dim = self._compose.domain.event_dim
+        self._ladj_dims: list[int] = []
+        for part in stages:
+            self._ladj_dims.append(event_dim - part.domain.event_dim)
+            event_dim += part.codomain.event_dim - part.domain.event_dim
+        self._latest: tuple | None = None
+
+    __hash__ = nn.Module.__hash__
+
+    # -- what a Transform declares ----------------------------------------------------------
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self) -> constraints.Constraint:
+        return self._compose.domain
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self) -> constraints.Constraint:
+        return self._compose.codomain
+
+    @property
+    def bijective(self) -> bool:
+        return self._compose.bijective
+
+    @property
+    def sign(self) -> int:
+        return self._compose.sign
+
+    def forward_shape(self, shape: torch.Size) -> torch.Size:
+        return self._compose.forward_shape(shape)
+
+    def inverse_shape(self, shape: torch.Size) -> torch.Size:
+        return self._compose.inverse_shape(shape)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``y = flow(x)``, as ``__call__``."""
+        return self._call(x)
+
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        home = x.device
+        xs = []
+        for part, device in self._placed:
+            x = x.to(device)
+            xs.append(x)
+            x = part(x)
+        xs.append(x)
+        y = x.to(home)
+        self._remember(xs[0], y, xs, home)
+        return y
+
+    def _inv_call(self, y: torch.Tensor) -> torch.Tensor:
+        # the input of the latest forward call, when y is its output (a sample drawn with
+        # rsample and then scored needs no inverse pass, so stages without a cheap inverse
+        # work in a guide)
+        latest = self._latest
+        if latest is not None and latest[1]() is y:
+            x = latest[0]()
+            if x is not None:
+                return x
+        return self._inverse(y)
+
+    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
+        home = y.device
+        ys = []
+        for part, device in reversed(self._placed):
+            y = y.to(device)
+            ys.append(y)
+            y = part.inv(y)
+        ys.append(y)
+        ys.reverse()
+        x = ys[0].to(home)
+        self._remember(x, ys[-1], ys, home)
+        return x
+
+    def _remember(self, x: torch.Tensor, y: torch.Tensor, chain: list, home: torch.device):
+        """Keep the latest call's intermediates (``chain[i]`` enters stage ``i``)."""
+        self._latest = (weakref.ref(x), weakref.ref(y), chain, home)
+
+    def _chain_for(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        latest = self._latest
+        if latest is not None:
+            x_ref, y_ref, chain, home = latest
+            if x_ref() is x and (y_ref() is y or chain[-1] is y) and home == x.device:
+                return chain
+        # not the latest call's tensors: run forward again from x
+        chain = []
+        for part, device in self._placed:
+            x = x.to(device)
+            chain.append(x)
+            x = part(x)
+        chain.append(y.to(self.stage_devices[-1]))
+        return chain
+
+    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``log |det dy/dx|`` summed over the flow's domain event dims, on ``y``'s device."""
+        chain = self._chain_for(x, y)
+        out = y.device
+        total = None
+        for i, part in enumerate(self._parts):
+            term = _sum_rightmost(
+                part.log_abs_det_jacobian(chain[i], chain[i + 1]), self._ladj_dims[i]
+            )
+            term = term.to(out)
+            total = term if total is None else total + term
+        return total
+
+    def __repr__(self) -> str:
+        lines = [f"  ({i}) {d}: {p!r}" for i, (p, d) in enumerate(self._placed)]
+        return "DistributedFlow(\n" + "\n".join(lines) + "\n)"
