@@ -1,0 +1,258 @@
+"""``MCMC``: runs an HMC/NUTS kernel for C chains in lockstep and keeps the draws.
+
+The runner builds the model's chain-batched potential (:func:`initialize_model`), then
+drives the kernel through its protocol::
+
+    state = kernel.init(z0 (C, D), potential_and_grad, num_warmup)
+    state = kernel.sample(state)            # num_warmup + num_samples times
+
+Draws of the unconstrained point are written into one preallocated ``(num_samples, C, D)``
+tensor (no list of dicts) and constrained once, in one vectorised call, at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from pyrolite.infer.mcmc.potential import ModelPotential, initialize_model
+from pyrolite.infer.mcmc.progress import ProgressBar
+from pyrolite.infer.mcmc.run_record import RunRecord
+from pyrolite.primitives import validation_enabled
+
+__all__ = ["MCMC"]
+
+CHAIN_METHODS = ("vectorized", "sequential")
+
+
+class MCMC:
+    """Markov chain Monte Carlo with Pyro's interface, chains batched on one device.
+
+    ``kernel`` is an :class:`~pyrolite.infer.mcmc.HMC` or :class:`~pyrolite.infer.mcmc.NUTS`
+    (anything with the kernel protocol above). ``warmup_steps`` defaults to ``num_samples``
+    (as in Pyro). ``chain_method="vectorized"`` advances all chains together;
+    ``"sequential"`` runs them one after another (same results, statistically).
+    ``initial_params``: for a model, a dict of constrained values ({name: (C, *shape) or
+    (*shape)}); for a kernel built from ``potential_fn``, a tensor (C, D) or (D,).
+    ``device``: where the chains run (default: the device of the model's tensor
+    arguments). ``disable_validation`` switches distribution checks off during the run.
+
+    Differences from Pyro: ``chain_method`` is ``"vectorized"``/``"sequential"`` (chains are
+    a batch dim, not processes); ``deterministic`` sites are returned by
+    :meth:`get_samples` next to the latent sites; for a ``potential_fn`` kernel the draws
+    are one site ``"z"`` of shape (D,).
+
+    Example::
+
+        mcmc = MCMC(NUTS(model), num_samples=500, warmup_steps=500, num_chains=4)
+        mcmc.run(x, y)
+        mcmc.get_samples(group_by_chain=True)["w"].shape   # (4, 500, *w_shape)
+    """
+
+    def __init__(
+        self,
+        kernel: Any,
+        num_samples: int,
+        warmup_steps: int | None = None,
+        num_chains: int = 1,
+        chain_method: str = "vectorized",
+        initial_params: dict[str, torch.Tensor] | torch.Tensor | None = None,
+        device: str | torch.device | None = None,
+        progress_bar: bool = True,
+        disable_validation: bool = True,
+    ) -> None:
+        if chain_method not in CHAIN_METHODS:
+            raise ValueError(f"chain_method must be one of {CHAIN_METHODS}, got {chain_method!r}")
+        if num_samples < 1 or num_chains < 1:
+            raise ValueError(
+                f"num_samples and num_chains must be positive, got {num_samples}, {num_chains}"
+            )
+        self.kernel = kernel
+        self.num_samples = num_samples
+        self.warmup_steps = num_samples if warmup_steps is None else warmup_steps
+        self.num_chains = num_chains
+        self.chain_method = chain_method
+        self.initial_params = initial_params
+        self.device = None if device is None else torch.device(device)
+        self.progress_bar = progress_bar
+        self.disable_validation = disable_validation
+        self.potential: ModelPotential | None = None
+        self._record: RunRecord | None = None
+        self._samples: dict[str, torch.Tensor] | None = None
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Run warmup and sampling for every chain on the model's arguments."""
+        device = self.device or _device_of(args, kwargs)
+        if device is not None:
+            args, kwargs = _to_device((args, kwargs), device)
+        with validation_enabled(not self.disable_validation):
+            if self.chain_method == "vectorized":
+                records = [self._run_chains(self.num_chains, self.initial_params, args, kwargs)]
+            else:
+                records = [
+                    self._run_chains(1, self._chain_initial(c), args, kwargs, f"[chain {c}]")
+                    for c in range(self.num_chains)
+                ]
+        self._record = RunRecord.concat(records)
+        self._samples = self._constrain(self._record.draws)
+
+    def _chain_initial(self, c: int) -> Any:
+        init = self.initial_params
+        if init is None:
+            return None
+        if isinstance(init, torch.Tensor):
+            return init[c : c + 1] if init.dim() == 2 else init
+        return {
+            name: v[c] if torch.as_tensor(v).dim() > 0 and len(v) == self.num_chains else v
+            for name, v in init.items()
+        }
+
+    def _run_chains(
+        self, num_chains: int, initial_params: Any, args: tuple, kwargs: dict, label: str = ""
+    ) -> RunRecord:
+        z0, potential_and_grad = self._initialize(num_chains, initial_params, args, kwargs)
+        kernel = self.kernel
+        num_warmup = self.warmup_steps
+        record = RunRecord.empty(num_warmup, self.num_samples, z0)
+        bar = ProgressBar(num_warmup, self.num_samples, self.progress_bar, label)
+        try:
+            state = kernel.init(z0, potential_and_grad, num_warmup)
+            for i in range(num_warmup + self.num_samples):
+                state = kernel.sample(state)
+                record.store(i, state)
+                bar.update(i, state)
+        finally:
+            bar.close()
+        record.finish(state)
+        return record
+
+    def _initialize(
+        self, num_chains: int, initial_params: Any, args: tuple, kwargs: dict
+    ) -> tuple[torch.Tensor, Callable]:
+        """The chains' starting point (C, D) and the batched potential-and-gradient."""
+        kernel = self.kernel
+        device = self.device or _device_of(args, kwargs)
+        if getattr(kernel, "model", None) is not None:
+            self.potential = initialize_model(
+                kernel.model,
+                args,
+                kwargs,
+                num_chains=num_chains,
+                init_strategy=kernel.init_strategy,
+                initial_params=initial_params,
+                max_plate_nesting=getattr(kernel, "max_plate_nesting", None),
+            )
+            z0 = self.potential.init_params
+            if device is not None:
+                z0 = z0.to(device)
+            return z0, self.potential.potential_and_grad
+        if getattr(kernel, "potential_fn", None) is None:
+            raise ValueError("the kernel has neither a model nor a potential_fn")
+        if initial_params is None or not isinstance(initial_params, torch.Tensor):
+            raise ValueError(
+                "a kernel built from potential_fn needs initial_params: a tensor (C, D) of "
+                "unconstrained starting points (or (D,) shared by every chain)"
+            )
+        from pyrolite.infer.mcmc.integrator import potential_and_grad_from
+
+        z0 = initial_params.expand(num_chains, initial_params.shape[-1]).clone()
+        if device is not None:
+            z0 = z0.to(device)
+        return z0, potential_and_grad_from(kernel.potential_fn)
+
+    def _constrain(self, draws: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Unconstrained draws (C, n, D) -> {name: (C, n, *site_shape)}, one batched call."""
+        num_chains, num_draws, dims = draws.shape
+        if self.potential is None:
+            return {"z": draws}
+        flat = self.potential.constrain(draws.reshape(-1, dims), include_deterministic=True)
+        return {
+            name: value.reshape((num_chains, num_draws) + value.shape[1:])
+            for name, value in flat.items()
+        }
+
+    # -- results --------------------------------------------------------------------------
+    def _require_run(self) -> dict[str, torch.Tensor]:
+        if self._samples is None:
+            raise RuntimeError("MCMC has no draws yet: call mcmc.run(*model_args) first")
+        return self._samples
+
+    def get_samples(
+        self, num_samples: int | None = None, group_by_chain: bool = False
+    ) -> dict[str, torch.Tensor]:
+        """Constrained draws {name: (C * n, *site_shape)}, or (C, n, *site_shape) with
+        ``group_by_chain=True``. ``num_samples`` picks that many draws at random (with
+        replacement, as Pyro does) from all chains (per chain when grouped)."""
+        samples = self._require_run()
+        if not group_by_chain:
+            samples = {k: v.reshape((-1,) + v.shape[2:]) for k, v in samples.items()}
+        if num_samples is not None:
+            dim = 1 if group_by_chain else 0
+            size = next(iter(samples.values())).shape[dim]
+            index = torch.randint(0, size, (num_samples,))
+            samples = {k: v.index_select(dim, index.to(v.device)) for k, v in samples.items()}
+        return samples
+
+    @property
+    def num_divergences(self) -> int:
+        """Divergent transitions after warmup, over all chains."""
+        self._require_run()
+        return int(self._record.diverging[:, self.warmup_steps :].sum())
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Per site ``{"n_eff": (*shape), "r_hat": (*shape)}``; and, per chain,
+        ``"divergences"`` (draw indices), ``"acceptance rate"``, ``"step size"``,
+        ``"mean num steps"`` (leapfrog steps per draw) and ``"mean tree depth"``."""
+        from pyrolite.infer.mcmc.util import diagnostics as site_diagnostics
+
+        samples = self._require_run()
+        result: dict[str, Any] = {}
+        for name, stats in site_diagnostics(samples).items():
+            result[name] = {"n_eff": stats["n_eff"], "r_hat": stats["r_hat"]}
+        result.update(self._record.chain_stats(self.warmup_steps))
+        return result
+
+    def summary(self, prob: float = 0.9) -> None:
+        """Print mean, sd, median, the ``prob`` interval, bulk ESS and split R-hat per
+        parameter, and the number of divergences."""
+        from pyrolite.infer.mcmc.summary import print_summary
+
+        print_summary(self._require_run(), num_divergences=self.num_divergences, prob=prob)
+
+    def to_arviz(self) -> Any:
+        """An ``arviz.InferenceData`` with the draws and the sampler statistics."""
+        from pyrolite.infer.mcmc.summary import to_arviz
+
+        samples = self._require_run()
+        return to_arviz(samples, sample_stats=self._record.sample_stats(self.warmup_steps))
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in _tensors(item)]
+    if isinstance(obj, dict):
+        return [t for item in obj.values() for t in _tensors(item)]
+    return []
+
+
+def _device_of(args: tuple, kwargs: dict) -> torch.device | None:
+    """The device of the first tensor among the model's arguments, if any."""
+    found = _tensors((args, kwargs))
+    return found[0].device if found else None
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, tuple):
+        return tuple(_to_device(item, device) for item in obj)
+    if isinstance(obj, list):
+        return [_to_device(item, device) for item in obj]
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    return obj

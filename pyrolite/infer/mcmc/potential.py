@@ -1,0 +1,302 @@
+"""The potential energy of a model over an unconstrained vector, batched over chains.
+
+:func:`initialize_model` turns a model into a :class:`ModelPotential`: every latent site is
+mapped to an unconstrained real vector through ``biject_to(site.fn.support)``, the sites are
+laid out side by side in one flat vector of D coordinates, and
+
+    U(z) = -log p(data, constrain(z)) - log|det J_constrain(z)|
+
+is evaluated for C chains at once, ``z`` of shape ``(C, D)``. The model is an ordinary
+single-chain model: the potential is written for one chain and vectorised over chains with
+``torch.func.vmap``; one ``torch.autograd.grad`` of the sum over chains gives every chain's
+gradient (chains are independent). Models that vmap cannot run (data-dependent Python
+control flow, ``.item()``, random draws) fall back to a loop over chains, with a warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from pyrolite import poutine
+from pyrolite.distributions import biject_to
+from pyrolite.infer.autoguide.initialization import InitMessenger, init_to_uniform, init_to_value
+from pyrolite.infer.mcmc.potential_messenger import PotentialMessenger
+from pyrolite.poutine.trace_struct import Trace
+from pyrolite.primitives import validation_enabled
+
+__all__ = ["ModelPotential", "initialize_model"]
+
+MAX_INIT_TRIES = 100
+
+
+class ModelPotential:
+    """A model's potential energy over a flat unconstrained vector, for C chains at once.
+
+    Attributes: ``init_params`` (C, D) unconstrained initial point of each chain;
+    ``transforms`` (site name -> ``biject_to(support)`` of the first run);
+    ``site_shapes`` (site name -> constrained shape); ``model_trace`` (a trace of the model at
+    chain 0's initial point); ``num_evaluations`` (calls to :meth:`potential_and_grad`);
+    ``vectorized`` (False when the model runs chain by chain, see the module docstring).
+    """
+
+    def __init__(
+        self,
+        model: Callable,
+        model_args: tuple,
+        model_kwargs: dict,
+        layout: dict[str, tuple[int, int, torch.Size]],
+        site_shapes: dict[str, torch.Size],
+        transforms: dict[str, Any],
+        model_trace: Trace,
+    ) -> None:
+        self.model = model
+        self.model_args = model_args
+        self.model_kwargs = model_kwargs
+        self.layout = layout
+        self.site_shapes = site_shapes
+        self.transforms = transforms
+        self.model_trace = model_trace
+        self.num_evaluations = 0
+        self.vectorized = True
+        self.init_params: torch.Tensor | None = None
+        self.num_dims = sum(stop - start for start, stop, _ in layout.values())
+        self._batched_energy = torch.func.vmap(self._energy)
+        self._batched_values = torch.func.vmap(self._values)
+
+    # -- one chain ------------------------------------------------------------------------
+    def _run(self, z: torch.Tensor, record: bool) -> PotentialMessenger:
+        messenger = PotentialMessenger(z, self.layout, record=record)
+        with messenger:
+            self.model(*self.model_args, **self.model_kwargs)
+        return messenger
+
+    def _energy(self, z: torch.Tensor) -> torch.Tensor:
+        """U(z) of one chain, ``z`` of shape (D,) -> scalar."""
+        messenger = self._run(z, record=False)
+        return -(messenger.log_joint + messenger.log_det)
+
+    def _values(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Constrained latent and deterministic values of one chain, ``z`` (D,)."""
+        return self._run(z, record=True).values
+
+    # -- all chains -----------------------------------------------------------------------
+    def _energies(self, z: torch.Tensor) -> torch.Tensor:
+        if self.vectorized:
+            return self._batched_energy(z)
+        return torch.stack([self._energy(z_c) for z_c in z])
+
+    def potential_fn(self, z: torch.Tensor) -> torch.Tensor:
+        """U(z) for every chain: ``z`` (C, D) -> (C,), without gradient."""
+        with torch.no_grad(), validation_enabled(False):
+            return self._energies(z)
+
+    def potential_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """U(z) and dU/dz for every chain: ``z`` (C, D) -> ((C,), (C, D)), both detached."""
+        self.num_evaluations += 1
+        with torch.enable_grad(), validation_enabled(False):
+            z = z.detach().requires_grad_(True)
+            energy = self._energies(z)
+            (grad,) = torch.autograd.grad(energy.sum(), z)
+        return energy.detach(), grad
+
+    def constrain(
+        self, z: torch.Tensor, include_deterministic: bool = False
+    ) -> dict[str, torch.Tensor]:
+        """Constrained values of every latent site: ``z`` (N, D) -> {name: (N, *site_shape)}.
+
+        With ``include_deterministic=True`` the model's ``deterministic`` sites are added.
+        Any number N of rows (chains, or draws of all chains flattened) in one call.
+        """
+        with torch.no_grad(), validation_enabled(False):
+            if self.vectorized:
+                values = self._batched_values(z)
+            else:
+                rows = [self._values(z_n) for z_n in z]
+                values = {name: torch.stack([r[name] for r in rows]) for name in rows[0]}
+        if not include_deterministic:
+            values = {name: values[name] for name in self.layout}
+        return values
+
+    def unconstrain(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The flat unconstrained point of constrained ``values`` {name: (C, *site_shape)}
+        -> (C, D). Supports are read from a run of the model at each chain's values, so a
+        support that depends on other latents is handled."""
+        num_chains = next(iter(values.values())).shape[0]
+        rows = []
+        for c in range(num_chains):
+            chain_values = {name: v[c] for name, v in values.items()}
+            trace = _trace(poutine.substitute(self.model, data=chain_values), self)
+            rows.append(self._flatten(trace))
+        return torch.stack(rows)
+
+    def _flatten(self, trace: Trace) -> torch.Tensor:
+        """The unconstrained flat vector (D,) of the latent values in ``trace``."""
+        parts = []
+        for name in self.layout:
+            site = trace.nodes[name]
+            parts.append(biject_to(site.fn.support).inv(site.value).reshape(-1))
+        return torch.cat(parts) if parts else torch.zeros(0)
+
+
+def initialize_model(
+    model: Callable,
+    model_args: tuple = (),
+    model_kwargs: dict | None = None,
+    *,
+    num_chains: int = 1,
+    init_strategy: Callable = init_to_uniform,
+    initial_params: dict[str, torch.Tensor] | None = None,
+    max_plate_nesting: int | None = None,
+) -> ModelPotential:
+    """Build the chain-batched potential of ``model`` and a valid start for each chain.
+
+    Each chain draws its own initial point from ``init_strategy`` (a constrained-value
+    strategy from :mod:`pyrolite.infer.autoguide.initialization`); a draw whose potential or
+    gradient is not finite is redrawn, up to 100 times, after which a ``ValueError`` names the
+    sites with a non-finite density. ``initial_params`` ({name: (C, *site_shape) or
+    (*site_shape)}, constrained) fixes the start of the sites it names.
+
+    Returns a :class:`ModelPotential` with ``init_params`` of shape (C, D).
+    ``max_plate_nesting`` is accepted for Pyro compatibility; chains are vectorised with
+    ``vmap``, so the model's plates need no room for an extra chain dim.
+
+    Example::
+
+        info = initialize_model(model, (x, y), num_chains=4)
+        energy, grad = info.potential_and_grad(info.init_params)   # (4,), (4, D)
+    """
+    model_kwargs = {} if model_kwargs is None else model_kwargs
+    if num_chains < 1:
+        raise ValueError(f"num_chains must be at least 1, got {num_chains}")
+    per_chain = _per_chain_values(initial_params, num_chains)
+
+    def chain_strategy(c: int) -> Callable:
+        if per_chain is None:
+            return init_strategy
+        return init_to_value(values=per_chain[c], fallback=init_strategy)
+
+    def draw(c: int) -> Trace:
+        return _trace(InitMessenger(chain_strategy(c))(model), model_args, model_kwargs)
+
+    prototype = draw(0)
+    potential = _build(model, model_args, model_kwargs, prototype)
+    if per_chain is not None:
+        unknown = sorted(set(per_chain[0]) - set(potential.layout))
+        if unknown:
+            raise ValueError(
+                f"initial_params names {unknown}, which are not latent sample sites of the "
+                f"model; its latent sites are {sorted(potential.layout)}"
+            )
+
+    traces = [prototype] + [draw(c) for c in range(1, num_chains)]
+    z = torch.stack([potential._flatten(tr) for tr in traces])
+    _choose_vectorization(potential, z)
+    for _ in range(MAX_INIT_TRIES):
+        energy, grad = potential.potential_and_grad(z)
+        bad = ~(torch.isfinite(energy) & torch.isfinite(grad).all(-1))
+        if not bool(bad.any()):
+            break
+        for c in bad.nonzero().flatten().tolist():
+            z[c] = potential._flatten(draw(c))
+    else:
+        raise ValueError(_init_failure(potential, z, bad))
+    potential.num_evaluations = 0
+    potential.init_params = z
+    return potential
+
+
+def _trace(model: Callable, *args: Any) -> Trace:
+    if len(args) == 1:  # a ModelPotential: use its arguments
+        args = (args[0].model_args, args[0].model_kwargs)
+    model_args, model_kwargs = args
+    return poutine.trace(model).get_trace(*model_args, **model_kwargs)
+
+
+def _build(model: Callable, model_args: tuple, model_kwargs: dict, trace: Trace) -> ModelPotential:
+    """Lay the latent sites of ``trace`` out in one flat unconstrained vector."""
+    layout, site_shapes, transforms = {}, {}, {}
+    start = 0
+    discrete = []
+    for name in trace.stochastic_nodes:
+        site = trace.nodes[name]
+        if site.fn.support.is_discrete:
+            discrete.append(f"{name!r} ({type(site.fn).__name__})")
+            continue
+        transform = biject_to(site.fn.support)
+        shape = transform.inv(site.value).shape
+        size = shape.numel()
+        layout[name] = (start, start + size, shape)
+        site_shapes[name] = site.value.shape
+        transforms[name] = transform
+        start += size
+    if discrete:
+        raise ValueError(
+            f"HMC/NUTS need continuous latent sites, but {', '.join(discrete)} have a discrete "
+            "support. Sum them out by hand in the model (e.g. a mixture distribution), or "
+            "observe them."
+        )
+    if not layout:
+        raise ValueError("the model has no latent sample sites: there is nothing to sample")
+    return ModelPotential(model, model_args, model_kwargs, layout, site_shapes, transforms, trace)
+
+
+def _choose_vectorization(potential: ModelPotential, z: torch.Tensor) -> None:
+    """Use ``vmap`` over chains if the model runs under it, else a per-chain loop."""
+    try:
+        potential.potential_and_grad(z)
+    except Exception as err:  # vmap refuses many things; find out if the loop works
+        potential.vectorized = False
+        potential.potential_and_grad(z)  # a genuine model error is raised from here
+        warnings.warn(
+            "The model cannot be vectorised over chains with torch.func.vmap "
+            f"({type(err).__name__}: {str(err).splitlines()[0]}); its chains are evaluated "
+            "one by one in a Python loop, which is slower. Avoid Python control flow on "
+            "tensor values, .item() and random draws inside the model to vectorise it.",
+            stacklevel=3,
+        )
+
+
+def _per_chain_values(
+    initial_params: dict[str, torch.Tensor] | None, num_chains: int
+) -> list[dict[str, torch.Tensor]] | None:
+    """Split ``initial_params`` into one dict per chain ((C, *shape) rows or shared)."""
+    if initial_params is None:
+        return None
+    if isinstance(initial_params, torch.Tensor):
+        raise TypeError(
+            "initial_params for a model is a dict {site name: constrained value}; a flat "
+            "(C, D) tensor is for kernels built from potential_fn"
+        )
+    chains: list[dict[str, torch.Tensor]] = [{} for _ in range(num_chains)]
+    for name, value in initial_params.items():
+        value = torch.as_tensor(value)
+        for c in range(num_chains):
+            chains[c][name] = _chain_value(name, value, c, num_chains)
+    return chains
+
+
+def _chain_value(name: str, value: torch.Tensor, c: int, num_chains: int) -> torch.Tensor:
+    # A leading dim of size C is read as per-chain; anything else is shared by every chain
+    # (its shape is checked against the site when the model runs).
+    if num_chains > 1 and value.dim() > 0 and value.shape[0] == num_chains:
+        return value[c]
+    return value
+
+
+def _init_failure(potential: ModelPotential, z: torch.Tensor, bad: torch.Tensor) -> str:
+    c = int(bad.nonzero()[0])
+    values = potential.constrain(z[c : c + 1])
+    chain_values = {name: v[0] for name, v in values.items()}
+    with validation_enabled(False):
+        trace = _trace(poutine.substitute(potential.model, data=chain_values), potential)
+        sites = trace.nonfinite_sites()
+    where = f"non-finite log density at site(s) {sites}" if sites else "a non-finite gradient"
+    return (
+        f"Could not find a valid initial point for chain {c} in {MAX_INIT_TRIES} tries: "
+        f"{where}. Give initial_params inside the region of positive density, use another "
+        "init_strategy (e.g. init_to_median or init_to_sample), or check the model's data."
+    )

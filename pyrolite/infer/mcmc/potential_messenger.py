@@ -1,0 +1,69 @@
+"""The handler that evaluates a model's log joint at an unconstrained point (one chain).
+
+Reads: ``name``, ``fn``, ``is_observed``, ``infer``, ``scale``, ``mask``, ``value``.
+Writes: ``value``, ``done`` (latent sites).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pyrolite.distributions import biject_to
+from pyrolite.distributions.score_parts import scale_and_mask
+from pyrolite.poutine.messenger import Messenger
+from pyrolite.poutine.runtime import Message
+
+
+class PotentialMessenger(Messenger):
+    """Sets each latent site from its slice of the flat unconstrained vector ``z`` (D,) and
+    sums the model's scaled, masked log density into ``log_joint`` and the constraining
+    transforms' log|det J| into ``log_det``.
+
+    ``layout`` maps a latent site name to ``(start, stop, unconstrained_shape)``. The
+    transform is ``biject_to`` of the support seen in this run, so a support that depends on
+    other latents is followed. With ``record=True`` the constrained latent values and
+    ``deterministic`` sites are kept in ``values``.
+    """
+
+    def __init__(
+        self, z: torch.Tensor, layout: dict[str, tuple[int, int, torch.Size]], record: bool
+    ) -> None:
+        self.z = z
+        self.layout = layout
+        self.record = record
+        self.log_joint: torch.Tensor | float = 0.0
+        self.log_det: torch.Tensor | float = 0.0
+        self.values: dict[str, torch.Tensor] = {}
+
+    def _pyro_sample(self, msg: Message) -> None:
+        if msg.is_observed or msg.value is not None or msg.infer.get("_subsample", False):
+            return
+        slot = self.layout.get(msg.name)
+        if slot is None:
+            raise ValueError(
+                f"latent site {msg.name!r} did not appear in the model's first run (its "
+                f"latent sites were {sorted(self.layout)}); MCMC needs the same latent sites "
+                "in every run of the model"
+            )
+        start, stop, shape = slot
+        unconstrained = self.z[start:stop].reshape(shape)
+        transform = biject_to(msg.fn.support)
+        value = transform(unconstrained)
+        self.log_det = self.log_det + transform.log_abs_det_jacobian(unconstrained, value).sum()
+        msg.value = value
+        msg.done = True
+
+    def _pyro_post_sample(self, msg: Message) -> None:
+        infer = msg.infer
+        if infer.get("_deterministic", False):
+            if self.record:
+                self.values[msg.name] = msg.value
+            return
+        if infer.get("_subsample", False):
+            return
+        log_p = msg.fn.log_prob(msg.value, *msg.args, **msg.kwargs)
+        if msg.mask is not None or type(msg.scale) is not float or msg.scale != 1.0:
+            log_p = scale_and_mask(log_p, msg.scale, msg.mask)
+        self.log_joint = self.log_joint + log_p.sum()
+        if self.record and not msg.is_observed:
+            self.values[msg.name] = msg.value
