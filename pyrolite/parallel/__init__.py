@@ -2,5 +2,12 @@
 
 from pyrolite.parallel.devices import available_devices, resolve_device
 from pyrolite.parallel.distributed_flow import DistributedFlow, place_stages
+from pyrolite.parallel.distributed_svi import DistributedSVI
 
-__all__ = ["DistributedFlow", "available_devices", "place_stages", "resolve_device"]
+__all__ = [
+    "DistributedFlow",
+    "DistributedSVI",
+    "available_devices",
+    "place_stages",
+    "resolve_device",
+]
