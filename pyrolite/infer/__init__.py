@@ -1,8 +1,9 @@
-"""Inference: SVI and the ELBO family, and densities of programs."""
+"""Inference: SVI and the ELBO family, MCMC, and densities of programs."""
 
-from pyrolite.infer import autoguide
+from pyrolite.infer import autoguide, mcmc
 from pyrolite.infer.elbo import ELBO
 from pyrolite.infer.importance import Importance
+from pyrolite.infer.mcmc import MCMC
 from pyrolite.infer.predictive import Predictive
 from pyrolite.infer.renyi_elbo import RenyiELBO
 from pyrolite.infer.svi import SVI
@@ -16,6 +17,7 @@ __all__ = [
     "autoguide",
     "Importance",
     "JitTrace_ELBO",
+    "MCMC",
     "Predictive",
     "RenyiELBO",
     "SVI",
@@ -23,5 +25,6 @@ __all__ = [
     "TraceMeanField_ELBO",
     "Trace_ELBO",
     "log_density",
+    "mcmc",
     "make_log_joint_fn",
 ]
