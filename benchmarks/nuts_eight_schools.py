@@ -1,0 +1,123 @@
+"""W3 ``nuts_eight_schools``: NUTS on non-centred eight schools, 4 chains (BENCHMARKS.md).
+
+Configs (those whose library is installed), interleaved with the order rotated per repeat,
+seed ``seed + repeat`` for all: ``pyro_mp`` (Pyro's processes, forced on small machines),
+``pyro_seq`` (4 runs of one chain), ``numpyro_vectorized``, ``numpyro_sequential``,
+``pyrolite_batched`` (pyrolite's chains in one batch), ``pyrolite_seq``; optional
+``pyro_default``, ``pyro_jit_seq``. Each run is timed whole (setup, 500 warmup, 1000 draws;
+NumPyro's JIT compilation included, and its compile seconds reported from JAX's log).
+Reported per config: wall s, min ESS and min bulk ESS over the 10 scalars, ESS/s, max split
+R-hat, post-warmup divergences, mean leapfrog steps per draw, posterior means.
+
+    python benchmarks/nuts_eight_schools.py [--repeats 2] [--chains 4] [--threads 1] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import torch
+from harness import RESULTS_DIR, write_results
+from nuts_common import (
+    add_common_args,
+    base_result,
+    numpyro_config,
+    print_table,
+    pyro_config,
+    pyrolite_available,
+    pyrolite_config,
+    run_interleaved,
+    set_threads,
+    summarise,
+    try_import,
+)
+
+Y = np.array([28, 8, -3, 7, -1, 1, 18, 12], dtype=np.float32)
+SIGMA = np.array([15, 10, 16, 11, 9, 11, 10, 18], dtype=np.float32)
+SITES = ["mu", "tau", "theta_tilde"]
+DEFAULT = ["pyro_mp", "pyro_seq", "numpyro_vectorized", "numpyro_sequential"]
+DEFAULT += ["pyrolite_batched", "pyrolite_seq"]
+OPTIONAL = ["pyro_default", "pyro_jit_seq"]
+
+
+def ppl_model(pyro):
+    """Eight schools in a library with Pyro's API (pyro or pyrolite); args (sigma, y)."""
+    dist = pyro.distributions
+
+    def model(sigma, y):
+        mu = pyro.sample("mu", dist.Normal(0.0, 5.0))
+        tau = pyro.sample("tau", dist.HalfCauchy(5.0))
+        with pyro.plate("J", 8):
+            theta_tilde = pyro.sample("theta_tilde", dist.Normal(0.0, 1.0))
+            pyro.sample("obs", dist.Normal(mu + tau * theta_tilde, sigma), obs=y)
+
+    return model
+
+
+def numpyro_model(sigma, y):
+    import numpyro
+    import numpyro.distributions as dist
+
+    mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+    tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
+    with numpyro.plate("J", 8):
+        theta_tilde = numpyro.sample("theta_tilde", dist.Normal(0.0, 1.0))
+        numpyro.sample("obs", dist.Normal(mu + tau * theta_tilde, sigma), obs=y)
+
+
+def make_configs(names: list[str], chains: int, warmup: int, samples: int) -> dict:
+    """The named configs whose library is installed."""
+    torch_args = (torch.tensor(SIGMA), torch.tensor(Y))
+    pyro, has_numpyro = try_import("pyro"), try_import("numpyro") is not None
+    configs = {}
+    for name in names:
+        lib, _, mode = name.partition("_")
+        if lib == "pyro" and pyro is not None:
+            configs[name] = pyro_config(
+                pyro, ppl_model(pyro), torch_args, chains, warmup, samples, mode
+            )
+        elif lib == "numpyro" and has_numpyro:
+            import jax.numpy as jnp
+
+            args = (jnp.asarray(SIGMA), jnp.asarray(Y))
+            configs[name] = numpyro_config(numpyro_model, args, chains, warmup, samples, mode)
+        elif lib == "pyrolite" and mode != "mp" and pyrolite_available():
+            import pyrolite
+
+            method = "vectorized" if mode == "batched" else "sequential"
+            model = ppl_model(pyrolite)
+            configs[name] = pyrolite_config(model, torch_args, chains, warmup, samples, method)
+        else:
+            print(f"skipping {name}: its library (or pyrolite's NUTS) is not installed")
+    return configs
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(parser, warmup=500, samples=1000, repeats=2)
+    parser.add_argument("--chains", type=int, default=4)
+    args = parser.parse_args(argv)
+    set_threads(args.threads)
+    names = args.configs.split(",") if args.configs else DEFAULT
+    unknown = set(names) - set(DEFAULT + OPTIONAL)
+    if unknown:
+        raise SystemExit(f"unknown configs {sorted(unknown)}; choose from {DEFAULT + OPTIONAL}")
+    configs = make_configs(names, args.chains, args.warmup, args.samples)
+    per_run = run_interleaved(configs, args.repeats, args.seed, SITES)
+    summary = summarise(per_run)
+    result = {
+        **base_result("W3 nuts_eight_schools", args, args.chains),
+        "reference_posterior_means": {"mu": 4.41, "tau": 3.60},
+        "configs": summary,
+        "per_repeat": per_run,
+    }
+    print_table(summary)
+    tag = f"_{args.tag}" if args.tag else ""
+    write_results(result, args.out or os.path.join(RESULTS_DIR, f"nuts_eight_schools{tag}.json"))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""W4 ``nuts_logreg``: NUTS on Bayesian logistic regression, N=5000, D=25 (BENCHMARKS.md).
+
+One chain (default: configs ``pyro_seq``, ``numpyro_sequential``, ``pyrolite_batched``;
+2 repeats) or, with ``--chains 4 --tag 4chains``, four (``pyro_mp``, ``pyro_seq``,
+``numpyro_vectorized``, ``numpyro_sequential``, ``pyrolite_batched``, ``pyrolite_seq``;
+1 repeat). 500 warmup + 1000 draws; timed and reported as W3, over the 26 scalars (w, b).
+
+    python benchmarks/nuts_logreg.py [--chains 1] [--repeats 2] [--threads 1] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import torch
+from harness import RESULTS_DIR, write_results
+from nuts_common import (
+    add_common_args,
+    base_result,
+    numpyro_config,
+    print_table,
+    pyro_config,
+    pyrolite_available,
+    pyrolite_config,
+    run_interleaved,
+    set_threads,
+    summarise,
+    try_import,
+)
+
+N, D = 5000, 25
+SITES = ["w", "b"]
+ONE_CHAIN = ["pyro_seq", "numpyro_sequential", "pyrolite_batched"]
+FOUR_CHAINS = ["pyro_mp", "pyro_seq", "numpyro_vectorized", "numpyro_sequential"]
+FOUR_CHAINS += ["pyrolite_batched", "pyrolite_seq"]
+
+
+def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """X (5000, 25) standard normal; y ~ Bernoulli(sigmoid(X w + b)) with w, b standard normal."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(N, D)
+    w_true = rng.randn(D)
+    b_true = rng.randn()
+    p = 1 / (1 + np.exp(-(X @ w_true + b_true)))
+    y = (rng.rand(N) < p).astype(np.float32)
+    return X.astype(np.float32), y
+
+
+def ppl_model(pyro):
+    """The model in a library with Pyro's API (pyro or pyrolite); args (X, y)."""
+    dist = pyro.distributions
+
+    def model(X, y):
+        w = pyro.sample("w", dist.Normal(torch.zeros(D), torch.ones(D)).to_event(1))
+        b = pyro.sample("b", dist.Normal(0.0, 1.0))
+        with pyro.plate("N", N):
+            pyro.sample("obs", dist.Bernoulli(logits=X @ w + b), obs=y)
+
+    return model
+
+
+def numpyro_model(X, y):
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    w = numpyro.sample("w", dist.Normal(jnp.zeros(D), jnp.ones(D)).to_event(1))
+    b = numpyro.sample("b", dist.Normal(0.0, 1.0))
+    with numpyro.plate("N", N):
+        numpyro.sample("obs", dist.Bernoulli(logits=X @ w + b), obs=y)
+
+
+def make_configs(names: list[str], chains: int, warmup: int, samples: int) -> dict:
+    """The named configs whose library is installed."""
+    X, y = make_data(0)
+    torch_args = (torch.tensor(X), torch.tensor(y))
+    pyro, has_numpyro = try_import("pyro"), try_import("numpyro") is not None
+    configs = {}
+    for name in names:
+        lib, _, mode = name.partition("_")
+        if lib == "pyro" and pyro is not None:
+            configs[name] = pyro_config(
+                pyro, ppl_model(pyro), torch_args, chains, warmup, samples, mode
+            )
+        elif lib == "numpyro" and has_numpyro:
+            import jax.numpy as jnp
+
+            args = (jnp.asarray(X), jnp.asarray(y))
+            configs[name] = numpyro_config(numpyro_model, args, chains, warmup, samples, mode)
+        elif lib == "pyrolite" and pyrolite_available():
+            import pyrolite
+
+            method = "vectorized" if mode == "batched" else "sequential"
+            model = ppl_model(pyrolite)
+            configs[name] = pyrolite_config(model, torch_args, chains, warmup, samples, method)
+        else:
+            print(f"skipping {name}: its library (or pyrolite's NUTS) is not installed")
+    return configs
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(parser, warmup=500, samples=1000, repeats=None)
+    parser.add_argument("--chains", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 2 if args.chains == 1 else 1
+    set_threads(args.threads)
+    default = ONE_CHAIN if args.chains == 1 else FOUR_CHAINS
+    names = args.configs.split(",") if args.configs else default
+    unknown = set(names) - set(ONE_CHAIN + FOUR_CHAINS + ["pyro_default", "pyro_jit_seq"])
+    if unknown:
+        raise SystemExit(f"unknown configs {sorted(unknown)}")
+    configs = make_configs(names, args.chains, args.warmup, args.samples)
+    per_run = run_interleaved(configs, args.repeats, args.seed, SITES)
+    summary = summarise(per_run)
+    result = {
+        **base_result("W4 nuts_logreg", args, args.chains),
+        "tag": args.tag,
+        "configs": summary,
+        "per_repeat": per_run,
+    }
+    print_table(summary)
+    tag = f"_{args.tag}" if args.tag else ""
+    write_results(result, args.out or os.path.join(RESULTS_DIR, f"nuts_logreg{tag}.json"))
+    return result
+
+
+if __name__ == "__main__":
+    main()

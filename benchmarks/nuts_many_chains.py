@@ -1,0 +1,119 @@
+"""W5 ``nuts_many_chains``: NUTS on eight schools with 128 chains (BENCHMARKS.md).
+
+500 warmup + 500 draws per chain, 2 repeats, configs interleaved. ``numpyro_vectorized`` and
+``pyrolite_batched`` (``MCMC(num_chains=128)``) run all 128 chains. Pyro is not run at 128
+chains: ``pyro_seq`` runs 2 chains one after another (each ``MCMC(num_chains=1)``) and the
+128-chain figures are EXTRAPOLATED: sequential wall = 128 x seconds per chain; the
+"2-process ideal" = that / 2 (a perfect use of two cores, not measured); total ESS = 128 x
+(ESS of the measured chains / 2). "Total ESS" is the min over the 10 scalars of the ESS of
+all chains pooled.
+
+    python benchmarks/nuts_many_chains.py [--chains 128] [--pyro-chains 2] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import torch
+from harness import RESULTS_DIR, write_results
+from nuts_common import (
+    add_common_args,
+    base_result,
+    numpyro_config,
+    print_table,
+    pyro_config,
+    pyrolite_available,
+    pyrolite_config,
+    run_interleaved,
+    set_threads,
+    summarise,
+    try_import,
+)
+from nuts_eight_schools import SIGMA, SITES, Y, numpyro_model, ppl_model
+
+DEFAULT = ["numpyro_vectorized", "pyro_seq", "pyrolite_batched"]
+
+
+def extrapolate(measured: dict, measured_chains: int, chains: int) -> dict:
+    """Pyro's ``chains``-chain figures from a run of ``measured_chains`` chains."""
+    factor = chains / measured_chains
+    wall = measured["wall_s"] * factor
+    bulk, ess = measured["bulk_ess_min"] * factor, measured["ess_min"] * factor
+    return {
+        "EXTRAPOLATED": True,
+        "measured_chains": measured_chains,
+        "wall_s_sequential": wall,
+        "wall_s_2_process_ideal": wall / 2,
+        "ess_min": ess,
+        "bulk_ess_min": bulk,
+        "bulk_ess_per_s_sequential": bulk / wall,
+        "bulk_ess_per_s_2_process_ideal": bulk / (wall / 2),
+        "ess_per_s_sequential": ess / wall,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(parser, warmup=500, samples=500, repeats=2)
+    parser.add_argument("--chains", type=int, default=128)
+    parser.add_argument("--pyro-chains", type=int, default=2)
+    args = parser.parse_args(argv)
+    set_threads(args.threads)
+    names = args.configs.split(",") if args.configs else DEFAULT
+    unknown = set(names) - set(DEFAULT)
+    if unknown:
+        raise SystemExit(f"unknown configs {sorted(unknown)}; choose from {DEFAULT}")
+    torch_args = (torch.tensor(SIGMA), torch.tensor(Y))
+    warmup, samples = args.warmup, args.samples
+    configs = {}
+    pyro = try_import("pyro")
+    if "pyro_seq" in names and pyro is not None:
+        model = ppl_model(pyro)
+        configs["pyro_seq"] = pyro_config(
+            pyro, model, torch_args, args.pyro_chains, warmup, samples, "seq"
+        )
+    if "numpyro_vectorized" in names and try_import("numpyro") is not None:
+        import jax.numpy as jnp
+
+        np_args = (jnp.asarray(SIGMA), jnp.asarray(Y))
+        configs["numpyro_vectorized"] = numpyro_config(
+            numpyro_model, np_args, args.chains, warmup, samples, "vectorized"
+        )
+    if "pyrolite_batched" in names and pyrolite_available():
+        import pyrolite
+
+        configs["pyrolite_batched"] = pyrolite_config(
+            ppl_model(pyrolite), torch_args, args.chains, warmup, samples, "vectorized"
+        )
+    skipped = set(names) - set(configs)
+    if skipped:
+        print(f"skipping {sorted(skipped)}: library (or pyrolite's NUTS) not installed")
+    per_run = run_interleaved(configs, args.repeats, args.seed, SITES)
+    summary = summarise(per_run)
+    result = {
+        **base_result("W5 nuts_many_chains", args, args.chains),
+        "configs": summary,
+        "per_repeat": per_run,
+    }
+    if "pyro_seq" in summary:
+        result["pyro_extrapolated"] = extrapolate(
+            summary["pyro_seq"], args.pyro_chains, args.chains
+        )
+    print_table(summary, lambda n: f"  (measured: {args.pyro_chains} chains)" * (n == "pyro_seq"))
+    if "pyro_extrapolated" in result:
+        e = result["pyro_extrapolated"]
+        print(
+            f"pyro, {args.chains} chains EXTRAPOLATED: sequential {e['wall_s_sequential']:.1f} s "
+            f"(2-process ideal {e['wall_s_2_process_ideal']:.1f} s), total bulk ESS "
+            f"{e['bulk_ess_min']:.0f}, bulk ESS/s {e['bulk_ess_per_s_sequential']:.1f} "
+            f"(ideal {e['bulk_ess_per_s_2_process_ideal']:.1f})"
+        )
+    tag = f"_{args.tag}" if args.tag else ""
+    write_results(result, args.out or os.path.join(RESULTS_DIR, f"nuts_many_chains{tag}.json"))
+    return result
+
+
+if __name__ == "__main__":
+    main()
