@@ -15,10 +15,11 @@ summed on the output's device. ``.to()`` is differentiable, so gradients flow ba
 devices to every stage's parameters.
 
 ``log_abs_det_jacobian(x, y)``: the per-stage intermediates of the latest forward or inverse
-call are kept (only the latest, so memory stays flat; the inputs and outputs are held by weak
-reference) and reused when ``x`` and ``y`` are that call's tensors, as
-``TransformedDistribution.rsample``/``log_prob`` use them; otherwise the stages run forward
-again from ``x``.
+call are kept (only the latest, so memory stays flat; the output by weak reference) and
+reused when ``x`` and ``y`` are that call's tensors, as ``TransformedDistribution.rsample`` and
+``log_prob`` use them; otherwise the stages run forward again from ``x``. For the same reason
+the inverse of the latest forward call's output is its input, with no inverse pass: stages
+without a cheap inverse (an IAF's) work for a sample drawn and then scored, as in a guide.
 
 Differences from a ``ComposeTransform``: the parts are registered as submodules (so
 ``pyro.module("flow", flow)`` and ``flow.parameters()`` see every stage's parameters) and
@@ -153,8 +154,9 @@ class DistributedFlow(Transform, nn.Module):
         """``y = flow(x)``, as ``__call__``."""
         return self._call(x)
 
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
-        home = x.device
+    def _call(self, x_in: torch.Tensor) -> torch.Tensor:
+        home = x_in.device
+        x = x_in
         xs = []
         for part, device in self._placed:
             x = x.to(device)
@@ -162,18 +164,13 @@ class DistributedFlow(Transform, nn.Module):
             x = part(x)
         xs.append(x)
         y = x.to(home)
-        self._remember(xs[0], y, xs, home)
+        self._remember(x_in, y, xs, home)
         return y
 
     def _inv_call(self, y: torch.Tensor) -> torch.Tensor:
-        # the input of the latest forward call, when y is its output (a sample drawn with
-        # rsample and then scored needs no inverse pass, so stages without a cheap inverse
-        # work in a guide)
         latest = self._latest
         if latest is not None and latest[1]() is y:
-            x = latest[0]()
-            if x is not None:
-                return x
+            return latest[0]
         return self._inverse(y)
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
@@ -191,13 +188,13 @@ class DistributedFlow(Transform, nn.Module):
 
     def _remember(self, x: torch.Tensor, y: torch.Tensor, chain: list, home: torch.device):
         """Keep the latest call's intermediates (``chain[i]`` enters stage ``i``)."""
-        self._latest = (weakref.ref(x), weakref.ref(y), chain, home)
+        self._latest = (x, weakref.ref(y), chain, home)
 
     def _chain_for(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         latest = self._latest
         if latest is not None:
-            x_ref, y_ref, chain, home = latest
-            if x_ref() is x and (y_ref() is y or chain[-1] is y) and home == x.device:
+            x_latest, y_ref, chain, home = latest
+            if x_latest is x and (y_ref() is y or chain[-1] is y) and home == x.device:
                 return chain
         # not the latest call's tensors: run forward again from x
         chain = []
