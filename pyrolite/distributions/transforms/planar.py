@@ -53,7 +53,7 @@ class Planar(TransformModule):
         return self.u + (functional.softplus(wu) - 1 - wu) * self.w / (self.w @ self.w)
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        act = torch.tanh(x @ self.w + self.bias)
+        act = torch.tanh(x @ self.w + self.bias.squeeze(-1))
         return x + self.u_hat() * act.unsqueeze(-1)
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
@@ -65,7 +65,7 @@ class Planar(TransformModule):
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log(1 + (1 - tanh^2(w . x + b)) w . u_hat)``, shape ``x.shape[:-1]``."""
-        act = torch.tanh(x @ self.w + self.bias)
+        act = torch.tanh(x @ self.w + self.bias.squeeze(-1))
         # w . u_hat = softplus(w . u) - 1 > -1 and 1 - tanh^2 lies in (0, 1]
         return torch.log1p((1 - act.pow(2)) * (self.w @ self.u_hat()))
 
