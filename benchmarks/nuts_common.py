@@ -298,7 +298,8 @@ def chain_metrics(samples: dict[str, np.ndarray], sites: list[str]) -> dict:
         from numpyro.diagnostics import effective_sample_size as numpyro_ess
     except ImportError:
         return out
-    ref = numpyro_ess(x)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a stuck chain has zero variance
+        ref = numpyro_ess(x)
     out["ess_rel_diff_vs_numpyro"] = float(np.max(np.abs(ess - ref) / np.abs(ref)))
     return out
 
