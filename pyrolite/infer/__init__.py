@@ -3,7 +3,7 @@
 from pyrolite.infer import autoguide, mcmc
 from pyrolite.infer.elbo import ELBO
 from pyrolite.infer.importance import Importance
-from pyrolite.infer.mcmc import MCMC
+from pyrolite.infer.mcmc import HMC, MCMC, NUTS
 from pyrolite.infer.predictive import Predictive
 from pyrolite.infer.renyi_elbo import RenyiELBO
 from pyrolite.infer.svi import SVI
@@ -16,8 +16,10 @@ __all__ = [
     "ELBO",
     "autoguide",
     "Importance",
+    "HMC",
     "JitTrace_ELBO",
     "MCMC",
+    "NUTS",
     "Predictive",
     "RenyiELBO",
     "SVI",

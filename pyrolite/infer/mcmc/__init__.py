@@ -1,6 +1,8 @@
 """Markov chain Monte Carlo: HMC and NUTS with chains batched on one device."""
 
+from pyrolite.infer.mcmc.hmc import HMC
 from pyrolite.infer.mcmc.mcmc import MCMC
+from pyrolite.infer.mcmc.nuts import NUTS
 from pyrolite.infer.mcmc.potential import ModelPotential, initialize_model
 
-__all__ = ["MCMC", "ModelPotential", "initialize_model"]
+__all__ = ["HMC", "MCMC", "ModelPotential", "NUTS", "initialize_model"]

@@ -6,11 +6,19 @@ laid out side by side in one flat vector of D coordinates, and
 
     U(z) = -log p(data, constrain(z)) - log|det J_constrain(z)|
 
-is evaluated for C chains at once, ``z`` of shape ``(C, D)``. The model is an ordinary
-single-chain model: the potential is written for one chain and vectorised over chains with
-``torch.func.vmap``; one ``torch.autograd.grad`` of the sum over chains gives every chain's
-gradient (chains are independent). Models that vmap cannot run (data-dependent Python
-control flow, ``.item()``, random draws) fall back to a loop over chains, with a warning.
+is evaluated for C chains at once, ``z`` of shape ``(C, D)``; one ``torch.autograd.grad`` of
+the sum over chains gives every chain's gradient (chains are independent). The model is an
+ordinary single-chain model, and one of three ways of running it for all chains is chosen
+when the potential is built (``ModelPotential.mode``):
+
+- ``"broadcast"`` (fastest): one run of the model with every latent value carrying a chain
+  dim left of the model's batch dims, as an outer plate would. Used when it gives the same
+  energies and gradients as ``"vmap"`` at the initial points; a model that mixes a latent
+  into matrix products (``X @ w``) or reads shapes of latents fails that check.
+- ``"vmap"``: the single-chain potential vectorised with ``torch.func.vmap``; works for any
+  model written with tensor operations.
+- ``"loop"``: a Python loop over chains, with a warning, for models vmap cannot run
+  (Python control flow on tensor values, ``.item()``, random draws inside the model).
 """
 
 from __future__ import annotations
@@ -61,7 +69,11 @@ class ModelPotential:
         self.transforms = transforms
         self.model_trace = model_trace
         self.num_evaluations = 0
-        self.vectorized = True
+        self.mode = "vmap"
+        self.vmap_works = True
+        self.nesting = max(
+            (len(site.fn.batch_shape) for site in _sample_sites(model_trace)), default=0
+        )
         self.init_params: torch.Tensor | None = None
         self.num_dims = sum(stop - start for start, stop, _ in layout.values())
         self._batched_energy = torch.func.vmap(self._energy)
@@ -85,7 +97,12 @@ class ModelPotential:
 
     # -- all chains -----------------------------------------------------------------------
     def _energies(self, z: torch.Tensor) -> torch.Tensor:
-        if self.vectorized:
+        if self.mode == "broadcast":
+            messenger = PotentialMessenger(z, self.layout, record=False, nesting=self.nesting)
+            with messenger:
+                self.model(*self.model_args, **self.model_kwargs)
+            return -(messenger.log_joint + messenger.log_det)
+        if self.mode == "vmap":
             return self._batched_energy(z)
         return torch.stack([self._energy(z_c) for z_c in z])
 
@@ -112,7 +129,7 @@ class ModelPotential:
         Any number N of rows (chains, or draws of all chains flattened) in one call.
         """
         with torch.no_grad(), validation_enabled(False):
-            if self.vectorized:
+            if self.vmap_works:
                 values = self._batched_values(z)
             else:
                 rows = [self._values(z_n) for z_n in z]
@@ -244,20 +261,47 @@ def _build(model: Callable, model_args: tuple, model_kwargs: dict, trace: Trace)
     return ModelPotential(model, model_args, model_kwargs, layout, site_shapes, transforms, trace)
 
 
+def _sample_sites(trace: Trace) -> list:
+    return [
+        site
+        for site in trace.nodes.values()
+        if site.type == "sample" and not site.infer.get("_subsample", False)
+    ]
+
+
 def _choose_vectorization(potential: ModelPotential, z: torch.Tensor) -> None:
-    """Use ``vmap`` over chains if the model runs under it, else a per-chain loop."""
+    """Pick the fastest way of running the model for all chains that agrees with vmap."""
+    # Distinct points for every chain, so that a mix-up between chains shows.
+    z = z + 0.1 * torch.randn_like(z)
     try:
-        potential.potential_and_grad(z)
+        reference = potential.potential_and_grad(z)
     except Exception as err:  # vmap refuses many things; find out if the loop works
-        potential.vectorized = False
-        potential.potential_and_grad(z)  # a genuine model error is raised from here
+        potential.mode, potential.vmap_works = "loop", False
+        reference = potential.potential_and_grad(z)  # a genuine model error is raised here
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+    potential.mode, mode = "broadcast", potential.mode
+    try:
+        energy, grad = potential.potential_and_grad(z)
+        agrees = energy.shape == reference[0].shape and _close(energy, reference[0])
+        agrees = agrees and _close(grad, reference[1])
+    except Exception:
+        agrees = False
+    if agrees:
+        return
+    potential.mode = mode
+    if mode == "loop":
         warnings.warn(
-            "The model cannot be vectorised over chains with torch.func.vmap "
-            f"({type(err).__name__}: {str(err).splitlines()[0]}); its chains are evaluated "
-            "one by one in a Python loop, which is slower. Avoid Python control flow on "
-            "tensor values, .item() and random draws inside the model to vectorise it.",
+            f"The model cannot be vectorised over chains with torch.func.vmap ({reason}); its "
+            "chains are evaluated one by one in a Python loop, which is slower. Avoid Python "
+            "control flow on tensor values, .item() and random draws inside the model to "
+            "vectorise it.",
             stacklevel=3,
         )
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    tol = 1e-4 if a.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-8
+    return bool(torch.allclose(a, b, rtol=tol, atol=tol, equal_nan=True))
 
 
 def _per_chain_values(

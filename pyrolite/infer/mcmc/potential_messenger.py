@@ -23,14 +23,24 @@ class PotentialMessenger(Messenger):
     transform is ``biject_to`` of the support seen in this run, so a support that depends on
     other latents is followed. With ``record=True`` the constrained latent values and
     ``deterministic`` sites are kept in ``values``.
+
+    With ``nesting`` given, ``z`` is ``(C, D)`` for all chains at once: each latent value gets
+    the chain dim at ``-(nesting + 1)`` left of its event dims (as an outer plate would put
+    it; ``nesting`` is the largest batch rank of the model's sites) and ``log_joint`` and
+    ``log_det`` are per chain, ``(C,)``.
     """
 
     def __init__(
-        self, z: torch.Tensor, layout: dict[str, tuple[int, int, torch.Size]], record: bool
+        self,
+        z: torch.Tensor,
+        layout: dict[str, tuple[int, int, torch.Size]],
+        record: bool,
+        nesting: int | None = None,
     ) -> None:
         self.z = z
         self.layout = layout
         self.record = record
+        self.nesting = nesting
         self.log_joint: torch.Tensor | float = 0.0
         self.log_det: torch.Tensor | float = 0.0
         self.values: dict[str, torch.Tensor] = {}
@@ -46,10 +56,20 @@ class PotentialMessenger(Messenger):
                 "in every run of the model"
             )
         start, stop, shape = slot
-        unconstrained = self.z[start:stop].reshape(shape)
         transform = biject_to(msg.fn.support)
-        value = transform(unconstrained)
-        self.log_det = self.log_det + transform.log_abs_det_jacobian(unconstrained, value).sum()
+        if self.nesting is None:
+            unconstrained = self.z[start:stop].reshape(shape)
+            value = transform(unconstrained)
+            log_det = transform.log_abs_det_jacobian(unconstrained, value).sum()
+        else:
+            batch_rank = len(shape) - transform.domain.event_dim
+            pad = (1,) * (self.nesting - batch_rank)
+            num_chains = self.z.shape[0]
+            unconstrained = self.z[:, start:stop].reshape((num_chains,) + pad + shape)
+            value = transform(unconstrained)
+            log_det = transform.log_abs_det_jacobian(unconstrained, value)
+            log_det = log_det.reshape(num_chains, -1).sum(-1)
+        self.log_det = self.log_det + log_det
         msg.value = value
         msg.done = True
 
@@ -64,6 +84,10 @@ class PotentialMessenger(Messenger):
         log_p = msg.fn.log_prob(msg.value, *msg.args, **msg.kwargs)
         if msg.mask is not None or type(msg.scale) is not float or msg.scale != 1.0:
             log_p = scale_and_mask(log_p, msg.scale, msg.mask)
-        self.log_joint = self.log_joint + log_p.sum()
+        if self.nesting is None or log_p.dim() <= self.nesting:
+            log_p = log_p.sum()  # the same term for every chain
+        else:
+            log_p = log_p.reshape(log_p.shape[0], -1).sum(-1)
+        self.log_joint = self.log_joint + log_p
         if self.record and not msg.is_observed:
             self.values[msg.name] = msg.value
