@@ -174,7 +174,15 @@ def quantile(x: Draws, probs: float | Sequence[float], dim: int = 0) -> torch.Te
     x = _as_tensor(x)
     scalar = isinstance(probs, (int, float))
     q = torch.tensor([probs] if scalar else list(probs), dtype=x.dtype, device=x.device)
-    out = torch.quantile(x.movedim(dim, 0), q, dim=0).movedim(0, dim)
+    if ((q < 0) | (q > 1)).any():
+        raise ValueError(f"quantile: probs must lie in [0, 1]; got {probs}")
+    # Sorting by hand rather than torch.quantile, which refuses inputs over 2^24 elements.
+    ordered = x.movedim(dim, 0).sort(0).values
+    position = q * (ordered.size(0) - 1)
+    below = position.floor().long()
+    above = (below + 1).clamp(max=ordered.size(0) - 1)
+    frac = (position - below).reshape((-1,) + (1,) * (x.dim() - 1))
+    out = (ordered[below] * (1 - frac) + ordered[above] * frac).movedim(0, dim)
     return out.squeeze(dim) if scalar else out
 
 

@@ -162,6 +162,9 @@ def test_quantile_matches_numpy_linear():
         np.quantile(x, [0.05, 0.5, 0.95], axis=0)
     )
     assert quantile(x.T, 0.3, dim=1).numpy() == pytest.approx(np.quantile(x, 0.3, axis=0))
+    assert quantile(x, [0.0, 1.0]).numpy() == pytest.approx(np.stack([x.min(0), x.max(0)]))
+    with pytest.raises(ValueError, match="probs must lie in"):
+        quantile(x, [0.5, 95.0])
 
 
 def test_hpdi_picks_the_narrowest_window():
