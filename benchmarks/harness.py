@@ -10,6 +10,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -48,13 +49,54 @@ def optimiser_step(loss: torch.Tensor, opt: torch.optim.Optimizer) -> float:
     return loss.item()
 
 
-def svi_stepper(pyro, model: Callable, guide: Callable, lr: float, loss, seed=None):
+def svi_stepper(pyro, model: Callable, guide: Callable, lr: float, loss, seed=None, **svi_kwargs):
     """A fresh ``pyro.infer.SVI`` (empty param store, optional seed) with Adam(lr); returns
-    its ``step``. ``pyro`` is pyrolite or Pyro: both have the same API."""
+    its ``step``. ``pyro`` is pyrolite or Pyro: both have the same API; ``svi_kwargs`` (such
+    as pyrolite's ``compile=True``) go to ``SVI``."""
     pyro.clear_param_store()
     if seed is not None:
         pyro.set_rng_seed(seed)
-    return pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": lr}), loss).step
+    return pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": lr}), loss, **svi_kwargs).step
+
+
+def pin_threads(threads: int) -> None:
+    """Pin torch's intra-op threads and, if JAX is not imported yet, XLA's CPU thread pool."""
+    torch.set_num_threads(threads)
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in flags:
+        os.environ["XLA_FLAGS"] = (
+            f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+        ).strip()
+
+
+def numpyro_stepper(model: Callable, guide: Callable, lr: float, args: tuple):
+    """NumPyro's SVI (Trace_ELBO, Adam(lr)) on ``args`` (numpy arrays): returns
+    ``(setup, read_param)``. ``setup(seed)`` initialises fresh params and returns a ``step``
+    that calls ``jax.jit(svi.update)`` once and returns ``float(loss)``; the jitted update is
+    shared by every setup, so it compiles once, in the first steps run."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer import SVI, Trace_ELBO
+    from numpyro.optim import Adam
+
+    svi = SVI(model, guide, Adam(lr), Trace_ELBO())
+    update = jax.jit(svi.update)
+    args = tuple(jnp.asarray(a) for a in args)
+    holder = {}
+
+    def setup(seed: int) -> Callable[[], float]:
+        holder["state"] = svi.init(jax.random.PRNGKey(seed), *args)
+
+        def step() -> float:
+            holder["state"], loss = update(holder["state"], *args)
+            return float(loss)
+
+        return step
+
+    def read_param(name: str) -> torch.Tensor:
+        return torch.tensor(np.asarray(svi.get_params(holder["state"])[name]))
+
+    return setup, read_param
 
 
 def environment(threads: int) -> dict:

@@ -4,7 +4,9 @@ Model: z_i ~ Normal(0, 1) for i < 100 (a Python loop); plate "data" of 10: y_j ~
 Guide: z_i ~ Normal(z_loc_i, z_scale_i) with 200 scalar params. Trace_ELBO, Adam lr 0.01.
 Contenders (those installed): ``torch`` (baseline: the same loop with torch.distributions),
 ``torch_raw`` (closed-form densities), ``torch_vec`` (two 100-vectors, vectorised: the math
-floor), ``pyrolite``, ``pyro``. 10 untimed warm-up steps, then 100 timed steps per repeat.
+floor), ``pyrolite``, ``pyro``, ``numpyro`` (``jax.jit(svi.update)`` once per step plus
+``float(loss)``; its warm-up compiles). 10 untimed warm-up steps, then 100 timed steps per
+repeat; ratios to ``torch`` and, when NumPyro is installed, to ``numpyro``.
 
     python benchmarks/many_sites.py [--repeats 5] [--steps 100] [--threads 1] [--seed 0]
 """
@@ -22,7 +24,9 @@ from harness import (
     RESULTS_DIR,
     environment,
     median_ratios,
+    numpyro_stepper,
     optimiser_step,
+    pin_threads,
     rotated,
     svi_stepper,
     time_steps,
@@ -55,6 +59,31 @@ def ppl_setup(pyro, y: torch.Tensor) -> Callable[[int], Callable[[], float]]:
         step = svi_stepper(pyro, model, guide, LR, pyro.infer.Trace_ELBO(), seed)
         return lambda: step(y)
 
+    return setup
+
+
+def numpyro_setup(y: torch.Tensor) -> Callable[[int], Callable[[], float]]:
+    """W1b in NumPyro: the same Python loops over 100 sites, traced once by ``jax.jit``."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as ndist
+    from numpyro.distributions import constraints
+
+    names = [(f"z_{i}", f"z_loc_{i}", f"z_scale_{i}") for i in range(NUM_LATENTS)]
+
+    def model(y):
+        zs = [numpyro.sample(z, ndist.Normal(0.0, 1.0)) for z, _, _ in names]
+        total = jnp.stack(zs).sum()
+        with numpyro.plate("data", NUM_OBS):
+            numpyro.sample("obs", ndist.Normal(total, 1.0), obs=y)
+
+    def guide(y):
+        for z, loc_name, scale_name in names:
+            loc = numpyro.param(loc_name, jnp.array(0.0))
+            scale = numpyro.param(scale_name, jnp.array(0.1), constraint=constraints.positive)
+            numpyro.sample(z, ndist.Normal(loc, scale))
+
+    setup, _ = numpyro_stepper(model, guide, LR, (y.numpy(),))
     return setup
 
 
@@ -126,9 +155,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--contenders", default="", help="comma list (default: all installed)")
     parser.add_argument("--out", default=os.path.join(RESULTS_DIR, "many_sites.json"))
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    pin_threads(args.threads)
     y = make_data(args.seed)
 
     import pyrolite
@@ -145,6 +175,12 @@ def main(argv: list[str] | None = None) -> dict:
         setups["pyro"] = ppl_setup(pyro, y)
     except ImportError:
         print("pyro not installed (pip install -e '.[bench]'): no Pyro contender")
+    try:
+        setups["numpyro"] = numpyro_setup(y)
+    except ImportError:
+        print("numpyro not installed (pip install -e '.[bench]'): no NumPyro contender")
+    if args.contenders:
+        setups = {k: v for k, v in setups.items() if k in args.contenders.split(",")}
     names = list(setups)
     for name in names:
         time_steps(setups[name](args.seed), args.warmup)
@@ -153,7 +189,8 @@ def main(argv: list[str] | None = None) -> dict:
         for name in rotated(names, repeat):
             seconds, _ = time_steps(setups[name](args.seed + repeat), args.steps)
             us_per_step[name].append(seconds * 1e6)
-    ratio = median_ratios(us_per_step, "torch")
+    ratio = median_ratios(us_per_step, "torch") if "torch" in us_per_step else {}
+    to_numpyro = median_ratios(us_per_step, "numpyro") if "numpyro" in us_per_step else {}
     per_step = {n: statistics.median(v) for n, v in us_per_step.items()}
     result = {
         "workload": "W1b many_sites",
@@ -163,10 +200,15 @@ def main(argv: list[str] | None = None) -> dict:
         "us_per_step": per_step,
         "us_per_step_per_site": {n: v / SITES for n, v in per_step.items()},
         "ratio_to_torch": ratio,
+        "ratio_to_numpyro": to_numpyro,
     }
-    print(f"{'contender':<10} {'us/step':>10} {'us/site':>8} {'ratio':>7}")
+    print(f"{'contender':<10} {'us/step':>10} {'us/site':>8} {'ratio':>7} {'/numpyro':>9}")
+    nan = float("nan")
     for n in names:
-        print(f"{n:<10} {per_step[n]:>10.1f} {per_step[n] / SITES:>8.2f} {ratio[n]:>7.2f}")
+        print(
+            f"{n:<10} {per_step[n]:>10.1f} {per_step[n] / SITES:>8.2f} "
+            f"{ratio.get(n, nan):>7.2f} {to_numpyro.get(n, nan):>9.2f}"
+        )
     write_results(result, args.out)
     return result
 

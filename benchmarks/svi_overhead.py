@@ -1,9 +1,13 @@
 """W1 ``svi_overhead``: cost of one SVI step on Bayesian linear regression (BENCHMARKS.md).
 
-Contenders (those installed): ``pyrolite``, ``torch`` (hand-written with torch.distributions,
-the baseline), ``torch_raw`` (closed-form densities), ``pyro``, ``pyro_jit``. Each runs an
-untimed 200-step warm-up, then 2000 timed ``step`` calls per repeat, contenders interleaved
-with their order rotated each repeat; ratios are medians of per-repeat ratios to ``torch``.
+Contenders (those installed): ``pyrolite``, ``pyrolite_compiled`` (``SVI(compile=True)``),
+``torch`` (hand-written with torch.distributions, the baseline), ``torch_raw`` (closed-form
+densities), ``pyro``, ``pyro_jit``, ``numpyro`` (``jax.jit(svi.update)`` once per step plus
+``float(loss)``). Each runs an untimed 200-step warm-up (its seconds, compilation included,
+are reported as ``warmup_s_incl_compile``), then 2000 timed ``step`` calls per repeat,
+contenders interleaved with their order rotated each repeat; ratios are medians of
+per-repeat ratios to ``torch``, and ``compiled_to_numpyro`` is the median per-repeat ratio
+of ``pyrolite_compiled`` to ``numpyro`` (the target: at most 2).
 
     python benchmarks/svi_overhead.py [--repeats 5] [--steps 2000] [--threads 1] [--seed 0]
 """
@@ -23,7 +27,9 @@ from harness import (
     RESULTS_DIR,
     environment,
     median_ratios,
+    numpyro_stepper,
     optimiser_step,
+    pin_threads,
     rotated,
     svi_stepper,
     time_steps,
@@ -49,8 +55,9 @@ class Contender:
         self.final_w = final_w
 
 
-def ppl_contender(pyro, X, y, loss_cls) -> Contender:
-    """The model and guide of W1 in a library with Pyro's API (pyro or pyrolite)."""
+def ppl_contender(pyro, X, y, loss_cls, **svi_kwargs) -> Contender:
+    """The model and guide of W1 in a library with Pyro's API (pyro or pyrolite);
+    ``svi_kwargs`` go to ``SVI`` (``compile=True`` for ``pyrolite_compiled``)."""
     dist = pyro.distributions
     constraints = dist.constraints
 
@@ -73,10 +80,40 @@ def ppl_contender(pyro, X, y, loss_cls) -> Contender:
         pyro.sample("sigma", dist.LogNormal(s_loc, s_scale))
 
     def setup(seed: int) -> Callable[[], float]:
-        step = svi_stepper(pyro, model, guide, LR, loss_cls(), seed)
+        step = svi_stepper(pyro, model, guide, LR, loss_cls(), seed, **svi_kwargs)
         return lambda: step(X, y)
 
     return Contender(setup, lambda: pyro.param("w_loc").detach().clone())
+
+
+def numpyro_contender(X, y) -> Contender:
+    """W1 in NumPyro: the same model and guide, the jitted update called once per step."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as ndist
+    from numpyro.distributions import constraints
+
+    def model(X, y):
+        w = numpyro.sample("w", ndist.Normal(jnp.zeros(3), jnp.ones(3)).to_event(1))
+        b = numpyro.sample("b", ndist.Normal(0.0, 1.0))
+        sigma = numpyro.sample("sigma", ndist.HalfNormal(1.0))
+        with numpyro.plate("data", 100):
+            numpyro.sample("obs", ndist.Normal(X @ w + b, sigma), obs=y)
+
+    def guide(X, y):
+        positive = constraints.positive
+        w_loc = numpyro.param("w_loc", jnp.zeros(3))
+        w_scale = numpyro.param("w_scale", jnp.full((3,), 0.1), constraint=positive)
+        b_loc = numpyro.param("b_loc", jnp.array(0.0))
+        b_scale = numpyro.param("b_scale", jnp.array(0.1), constraint=positive)
+        s_loc = numpyro.param("sigma_loc", jnp.array(0.0))
+        s_scale = numpyro.param("sigma_scale", jnp.array(0.1), constraint=positive)
+        numpyro.sample("w", ndist.Normal(w_loc, w_scale).to_event(1))
+        numpyro.sample("b", ndist.Normal(b_loc, b_scale))
+        numpyro.sample("sigma", ndist.LogNormal(s_loc, s_scale))
+
+    setup, read_param = numpyro_stepper(model, guide, LR, (X.numpy(), y.numpy()))
+    return Contender(setup, lambda: read_param("w_loc"))
 
 
 def torch_contender(X, y) -> Contender:
@@ -168,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--contenders", default="", help="comma list (default: all installed)")
     parser.add_argument("--out", default=os.path.join(RESULTS_DIR, "svi_overhead.json"))
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    pin_threads(args.threads)
     X, y = make_data(args.seed)
 
     import pyrolite
@@ -177,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch_contender(X, y),
         "torch_raw": torch_raw_contender(X, y),
         "pyrolite": ppl_contender(pyrolite, X, y, pyrolite.infer.Trace_ELBO),
+        "pyrolite_compiled": ppl_contender(pyrolite, X, y, pyrolite.infer.Trace_ELBO, compile=True),
     }
     try:
         import pyro
@@ -185,6 +223,10 @@ def main(argv: list[str] | None = None) -> dict:
         contenders["pyro_jit"] = ppl_contender(pyro, X, y, pyro.infer.JitTrace_ELBO)
     except ImportError:
         print("pyro not installed (pip install -e '.[bench]'): no Pyro contenders")
+    try:
+        contenders["numpyro"] = numpyro_contender(X, y)
+    except ImportError:
+        print("numpyro not installed (pip install -e '.[bench]'): no NumPyro contender")
     if args.contenders:
         contenders = {k: v for k, v in contenders.items() if k in args.contenders.split(",")}
 
@@ -209,6 +251,11 @@ def main(argv: list[str] | None = None) -> dict:
             final_w[name] = contenders[name].final_w().tolist()
 
     ratio = median_ratios(us_per_step, "torch") if "torch" in us_per_step else {}
+    compiled_to_numpyro = (
+        median_ratios(us_per_step, "numpyro")["pyrolite_compiled"]
+        if {"numpyro", "pyrolite_compiled"} <= set(us_per_step)
+        else None
+    )
     result = {
         "workload": "W1 svi_overhead",
         "steps": args.steps,
@@ -216,17 +263,23 @@ def main(argv: list[str] | None = None) -> dict:
         **environment(args.threads),
         "us_per_step": {n: statistics.median(v) for n, v in us_per_step.items()},
         "ratio_to_torch": ratio,
+        "compiled_to_numpyro": compiled_to_numpyro,
         "warmup_s_incl_compile": warmup_s,
         "mean_loss_last_200": {n: statistics.fmean(v) for n, v in last_losses.items()},
         "final_w_loc": final_w,
     }
-    print(f"{'contender':<10} {'us/step':>9} {'ratio':>7} {'loss(last 200)':>15}  final w_loc")
+    print(
+        f"{'contender':<18} {'us/step':>9} {'ratio':>7} {'warm-up s':>10} {'loss(last 200)':>15}"
+        "  final w_loc"
+    )
     for n in names:
         w = ", ".join(f"{v:.2f}" for v in final_w[n])
         print(
-            f"{n:<10} {result['us_per_step'][n]:>9.1f} {ratio.get(n, float('nan')):>7.2f} "
-            f"{result['mean_loss_last_200'][n]:>15.2f}  [{w}]"
+            f"{n:<18} {result['us_per_step'][n]:>9.1f} {ratio.get(n, float('nan')):>7.2f} "
+            f"{warmup_s[n]:>10.2f} {result['mean_loss_last_200'][n]:>15.2f}  [{w}]"
         )
+    if compiled_to_numpyro is not None:
+        print(f"pyrolite_compiled / numpyro: {compiled_to_numpyro:.2f} (target: at most 2)")
     write_results(result, args.out)
     return result
 

@@ -1,6 +1,7 @@
 """The benchmark scripts run end to end on tiny settings and write their JSON."""
 
 import json
+import math
 import os
 import sys
 
@@ -14,8 +15,18 @@ sys.path.insert(0, os.path.abspath(BENCH))
     "module, argv, key",
     [
         ("overhead", ["--repeats", "1", "--runs", "3"], "overhead_us_per_site"),
-        ("svi_overhead", ["--repeats", "1", "--steps", "5", "--warmup", "2"], "ratio_to_torch"),
-        ("many_sites", ["--repeats", "1", "--steps", "2", "--warmup", "1"], "ratio_to_torch"),
+        (
+            "svi_overhead",
+            ["--repeats", "1", "--steps", "5", "--warmup", "2"]
+            + ["--contenders", "torch,torch_raw,pyrolite,pyro,pyro_jit"],
+            "ratio_to_torch",
+        ),
+        (
+            "many_sites",
+            ["--repeats", "1", "--steps", "2", "--warmup", "1"]
+            + ["--contenders", "torch,torch_raw,torch_vec,pyrolite,pyro"],
+            "ratio_to_torch",
+        ),
         ("vae_mnist", ["--epochs", "1", "--limit", "600"], "ratio_to_torch"),
     ],
 )
@@ -35,3 +46,36 @@ def test_vae_contenders_agree_to_float_rounding(tmp_path):
     losses = result["train_loss_per_image"]
     for name, values in losses.items():
         assert values == pytest.approx(losses["torch"], rel=1e-6), name
+
+
+def test_w1_compiled_step_against_numpyro(tmp_path):
+    """The compiled contender records its warm-up with the compilation in it; with NumPyro
+    installed the ratio of the compiled step to NumPyro's jitted step is reported."""
+    argv = ["--repeats", "2", "--steps", "5", "--warmup", "3"]
+    argv += ["--contenders", "torch,pyrolite_compiled,numpyro", "--out", str(tmp_path / "w1.json")]
+    result = __import__("svi_overhead").main(argv)
+    assert result["warmup_s_incl_compile"]["pyrolite_compiled"] > 0
+    contenders = ["torch", "pyrolite_compiled"]
+    try:
+        import numpyro  # noqa: F401
+
+        contenders.append("numpyro")
+        assert result["compiled_to_numpyro"] > 0
+        saved = json.loads((tmp_path / "w1.json").read_text())
+        assert saved["compiled_to_numpyro"] == pytest.approx(result["compiled_to_numpyro"])
+    except ImportError:
+        assert result["compiled_to_numpyro"] is None
+    # each repeat starts at w_loc = 0 and takes 5 Adam steps of lr 0.01 towards the truth
+    # (1, -2, 0.5); Adam's first steps move each entry by about lr, so each is about +-0.05
+    for name in contenders:
+        w = result["final_w_loc"][name]
+        assert [math.copysign(1.0, v) for v in w] == [1.0, -1.0, 1.0], name
+        assert all(0.02 < abs(v) < 0.1 for v in w), name
+
+
+def test_w1b_numpyro_contender(tmp_path):
+    pytest.importorskip("numpyro")
+    argv = ["--repeats", "1", "--steps", "2", "--warmup", "1", "--contenders", "torch,numpyro"]
+    result = __import__("many_sites").main(argv + ["--out", str(tmp_path / "w1b.json")])
+    assert result["ratio_to_numpyro"]["numpyro"] == 1.0
+    assert result["us_per_step"]["numpyro"] > 0
