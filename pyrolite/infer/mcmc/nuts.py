@@ -124,7 +124,7 @@ def build_tree(
 
     dtype, device = z.dtype, z.device
     lowest = torch.finfo(dtype).min
-    energy0 = potential + 0.5 * torch.linalg.vecdot(p, velocity(p))
+    energy0 = torch.add(potential, torch.linalg.vecdot(p, velocity(p)), alpha=0.5)
 
     # The whole trajectory so far: its two ends, summed momentum, log-sum of weights, proposal.
     z_left = z_right = z
@@ -135,15 +135,17 @@ def build_tree(
     prop_z, prop_potential, prop_grad, prop_energy = z, potential, grad, energy0
 
     active = torch.ones(num_chains, dtype=torch.bool, device=device)
-    diverging = torch.zeros_like(active)
     depth = torch.zeros(num_chains, dtype=torch.long, device=device)
-    num_steps = torch.zeros_like(depth)
-    sum_accept = torch.zeros_like(potential)
 
     ckpt_shape = (num_chains, max_tree_depth, dim)
     ckpt_p = z.new_empty(ckpt_shape)
     ckpt_psum = z.new_empty(ckpt_shape)
     ckpt_prev = z.new_empty(ckpt_shape)
+    # Per leaf of the whole tree: its log weight, and whether the chain's subtree was already
+    # invalid (so the leaf does not count) before it was built.
+    leaf_log_w = z.new_empty((num_chains, (1 << max_tree_depth) - 1))
+    leaf_skipped = torch.empty_like(leaf_log_w, dtype=torch.bool)
+    num_leapfrog = 0
 
     for d in range(max_tree_depth):
         num_leaves = 1 << d
@@ -154,7 +156,7 @@ def build_tree(
         log_u = draws[:, 1:].log()
         right = go_right.unsqueeze(-1)
         eps = torch.where(go_right, step_size, -step_size).unsqueeze(-1)
-        half = 0.5 * eps
+        neg_half = -0.5 * eps
         ze = torch.where(right, z_right, z_left)
         pe = torch.where(right, p_right, p_left)
         ge = torch.where(right, g_right, g_left)
@@ -162,24 +164,22 @@ def build_tree(
 
         sub_psum = torch.zeros_like(p)
         sub_log_weight = torch.full_like(potential, lowest)
-        sub_invalid = torch.zeros_like(active)
-        growing = active
+        # A chain whose tree already stopped starts invalid, so it builds nothing that counts.
+        sub_invalid = ~active
         s_z, s_potential, s_grad, s_energy = ze, potential, ge, energy0
         first_p = pe
         for k in range(num_leaves):
             p_prev = pe
-            p_half = pe - half * ge
-            ze = ze + eps * velocity(p_half)
+            p_half = torch.addcmul(pe, neg_half, ge)
+            ze = torch.addcmul(ze, eps, velocity(p_half))
             potential_e, ge = potential_and_grad(ze)
-            pe = p_half - half * ge
+            pe = torch.addcmul(p_half, neg_half, ge)
             ve = velocity(pe)
-            energy_e = potential_e + 0.5 * torch.linalg.vecdot(pe, ve)
-            log_w = torch.nan_to_num(energy0 - energy_e, nan=lowest)
-            diverged = log_w < -MAX_DELTA_ENERGY
-
-            sum_accept = sum_accept + torch.where(growing, log_w.clamp(max=0.0).exp(), 0.0)
-            num_steps = num_steps + growing
-            diverging = diverging | (growing & diverged)
+            energy_e = torch.add(potential_e, torch.linalg.vecdot(pe, ve), alpha=0.5)
+            log_w = torch.sub(energy0, energy_e).nan_to_num_(nan=lowest)
+            leaf_log_w[:, num_leapfrog] = log_w
+            leaf_skipped[:, num_leapfrog] = sub_invalid
+            num_leapfrog += 1
 
             sub_log_weight = torch.logaddexp(sub_log_weight, log_w)
             take = log_u[:, k] < log_w - sub_log_weight
@@ -192,25 +192,22 @@ def build_tree(
             if k == 0:
                 first_p = pe
 
-            invalid = diverged
-            trailing_ones = _trailing_ones(k)
+            invalid = log_w < -MAX_DELTA_ENERGY
             hi = (k >> 1).bit_count()
             if k % 2 == 0:
                 ckpt_p[:, hi] = pe
                 ckpt_psum[:, hi] = sub_psum
                 ckpt_prev[:, hi] = p_prev
-            elif trailing_ones:
-                lo = hi - trailing_ones + 1
+            else:
+                lo = hi - _trailing_ones(k) + 1
                 invalid = invalid | _subtrees_turning(
-                    ckpt_p, ckpt_psum, ckpt_prev, lo, hi, pe, ve, sub_psum, velocity
+                    ckpt_p, ckpt_psum, ckpt_prev, lo, hi, ve, sub_psum, velocity
                 )
             sub_invalid = sub_invalid | invalid
-            if k + 1 < num_leaves:
-                growing = active & ~sub_invalid
-                if not bool(growing.any()):
-                    break
+            if k + 1 < num_leaves and bool(sub_invalid.all()):
+                break
 
-        valid = active & ~sub_invalid
+        valid = ~sub_invalid
         take = valid & (log_u[:, num_leaves] < sub_log_weight - log_weight)
         take_col = take.unsqueeze(-1)
         prop_z = torch.where(take_col, s_z, prop_z)
@@ -229,15 +226,21 @@ def build_tree(
         z_right = torch.where(right, ze, z_right)
         p_right = torch.where(right, pe, p_right)
         g_right = torch.where(right, ge, g_right)
-        turning = _turning(velocity(far_p), ve, psum + sub_psum)
+        v_far = velocity(far_p)
+        turning = _turning(v_far, ve, psum + sub_psum)
         if d > 0:
-            turning = turning | _turning(velocity(far_p), velocity(first_p), psum + first_p)
+            turning = turning | _turning(v_far, velocity(first_p), psum + first_p)
             turning = turning | _turning(velocity(near_p), ve, sub_psum + near_p)
         psum = psum + sub_psum
         active = valid & ~turning
         if not bool(active.any()):
             break
 
+    counted = ~leaf_skipped[:, :num_leapfrog]
+    log_w = leaf_log_w[:, :num_leapfrog]
+    num_steps = counted.sum(-1)
+    sum_accept = (log_w.clamp(max=0.0).exp() * counted).sum(-1)
+    diverging = (counted & (log_w < -MAX_DELTA_ENERGY)).any(-1)
     return Transition(
         z=prop_z,
         potential=prop_potential,
@@ -252,9 +255,7 @@ def build_tree(
 
 def _turning(v_a: Tensor, v_b: Tensor, rho: Tensor) -> Tensor:
     """Generalised U-turn: either end's velocity has a non-positive dot with ``rho``."""
-    dot_a = torch.linalg.vecdot(v_a, rho)
-    dot_b = torch.linalg.vecdot(v_b, rho)
-    return (dot_a <= 0) | (dot_b <= 0)
+    return torch.minimum(torch.linalg.vecdot(v_a, rho), torch.linalg.vecdot(v_b, rho)) <= 0
 
 
 def _subtrees_turning(
@@ -263,7 +264,6 @@ def _subtrees_turning(
     ckpt_prev: Tensor,
     lo: int,
     hi: int,
-    p_new: Tensor,
     v_new: Tensor,
     psum: Tensor,
     velocity: Callable[[Tensor], Tensor],
