@@ -71,9 +71,8 @@ def test_inverse_takes_one_pass_per_variable():
 @pytest.mark.parametrize("stable", [False, True])
 def test_agrees_with_pyro_on_the_same_network(stable):
     pyro_transforms = pytest.importorskip("pyro.distributions.transforms")
-    arn = AutoRegressiveNN(
-        4, [13], skip_connections=True
-    )  # float32: Pyro builds float32 tensors in its inverse
+    # float32: Pyro's inverse builds its tensors in the default dtype
+    arn = AutoRegressiveNN(4, [13], skip_connections=True)
     ours = T.AffineAutoregressive(arn, stable=stable)
     theirs = pyro_transforms.AffineAutoregressive(arn, stable=stable)
     x = torch.randn(6, 4)
