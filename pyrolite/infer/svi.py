@@ -39,7 +39,7 @@ class SVI:
     an error naming the sites; while validation is on (``pyro.enable_validation``, the
     default) ``step`` also checks every gradient before the optimiser steps and names the
     params and sites of a non-finite one (Pyro checks only the loss). The check costs one
-    fused norm and one host sync per step; switching validation off skips it.
+    fused pass over the gradients and one host sync per step; switching validation off skips it.
 
     ``compile=True`` (ELBO losses only) runs the loss and its graph through
     ``torch.compile`` from the second step on: the first step runs eagerly, creating the

@@ -88,12 +88,23 @@ def test_healthy_model_steps_without_error():
 
 
 def test_large_finite_gradients_are_not_flagged():
-    """Gradients that are finite one by one but whose norms overflow float32 when summed."""
+    """Gradients that are finite one by one but whose norm overflows float32."""
     a = torch.tensor(0.0, requires_grad=True)
     b = torch.tensor(0.0, requires_grad=True)
     a.grad, b.grad = torch.tensor(3e38), torch.tensor(3e38)
     check_finite_grads({"a": a, "b": b}, healthy_model, healthy_guide, (X,), {})
     assert a.grad.item() == pytest.approx(3e38)  # left in place for the optimiser
+
+
+def test_sparse_gradient_is_checked_too():
+    table = torch.zeros(4, 2, requires_grad=True)
+    other = torch.zeros(3, requires_grad=True)
+    nan = torch.tensor([[float("nan"), 0.0]])
+    table.grad = torch.sparse_coo_tensor([[1]], nan, (4, 2), check_invariants=True)
+    other.grad = torch.ones(3)
+    with pytest.raises(ValueError, match=r"param\(s\) \['table'\]"):
+        check_finite_grads({"table": table, "other": other}, healthy_model, healthy_guide, (X,), {})
+    assert table.grad is None and other.grad is None
 
 
 def test_validation_off_skips_the_gradient_check():
