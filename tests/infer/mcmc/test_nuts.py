@@ -1,0 +1,209 @@
+import collections
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from pyrolite.infer.mcmc.integrator import potential_and_grad_from
+from pyrolite.infer.mcmc.nuts import NUTS, build_tree
+
+MEAN = torch.tensor([1.0, -2.0], dtype=torch.float64)
+COV = torch.tensor([[1.0, 1.6], [1.6, 4.0]], dtype=torch.float64)  # correlation 0.8
+
+
+def gaussian(mean, cov):
+    precision = torch.linalg.inv(cov)
+
+    def potential(z):
+        d = z - mean
+        return 0.5 * ((d @ precision) * d).sum(-1)
+
+    return potential
+
+
+def run(kernel, num_chains, dim, warmup, samples, seed=0):
+    state = kernel.init(torch.zeros(num_chains, dim, dtype=torch.float64), None, warmup, seed)
+    draws, infos = [], collections.defaultdict(list)
+    for i in range(warmup + samples):
+        state = kernel.sample(state)
+        if i >= warmup:
+            draws.append(state.z)
+            for name in ("accept_prob", "num_steps", "tree_depth", "diverging"):
+                infos[name].append(getattr(state, name))
+    return state, torch.stack(draws, 1), {k: torch.stack(v, 1) for k, v in infos.items()}
+
+
+def mcse(values, num_batches=20):
+    """Monte Carlo standard error of the mean over (chains, draws) by batch means per chain."""
+    chains, draws = values.shape
+    means = values[:, : draws // num_batches * num_batches].reshape(chains, num_batches, -1)
+    per_chain = means.mean(-1).std(-1) / num_batches**0.5
+    return (per_chain**2).sum().sqrt() / chains
+
+
+@pytest.mark.parametrize("full_mass", [False, True])
+def test_correlated_gaussian(full_mass):
+    kernel = NUTS(potential_fn=gaussian(MEAN, COV), full_mass=full_mass)
+    _, x, info = run(kernel, 4, 2, 200, 600)
+    # Means and second moments about the true mean, each within 4.5 Monte Carlo standard
+    # errors (batch means, 20 batches of 30 draws per chain).
+    d = x - MEAN
+    for i in range(2):
+        assert abs(float(d[..., i].mean())) < 4.5 * float(mcse(d[..., i]))
+        for j in range(i + 1):
+            product = d[..., i] * d[..., j]
+            err = abs(float(product.mean()) - float(COV[i, j]))
+            assert err < 4.5 * float(mcse(product)), (i, j, float(product.mean()))
+    assert not info["diverging"].any()
+
+
+def test_dense_mass_matrix_learns_a_strong_correlation():
+    cov = torch.tensor([[1.0, 0.98 * 3], [0.98 * 3, 9.0]], dtype=torch.float64)
+    kernel = NUTS(potential_fn=gaussian(torch.zeros(2, dtype=torch.float64), cov), full_mass=True)
+    state, x, info = run(kernel, 4, 2, 300, 300)
+    inv = state.inverse_mass_matrix
+    corr = inv[:, 0, 1] / (inv[:, 0, 0] * inv[:, 1, 1]).sqrt()
+    # The last window has 100 draws: the correlation's sd is about (1 - 0.98^2) / sqrt(100)
+    # = 0.004, and the variances' relative sd about sqrt(2 / 100) = 0.14 (4 sd: factor 1.75).
+    assert (corr > 0.96).all(), corr
+    ratio = torch.stack([inv[:, 0, 0] / 1.0, inv[:, 1, 1] / 9.0])
+    assert ((ratio > 1 / 1.75) & (ratio < 1.75)).all(), ratio
+    # In the whitened geometry a trajectory needs only a few steps.
+    assert info["num_steps"].double().mean() < 8
+    sample_corr = torch.corrcoef(x.reshape(-1, 2).T)[0, 1]
+    assert abs(float(sample_corr) - 0.98) < 0.01
+
+
+def test_chains_are_independent_with_their_own_adaptation():
+    # Chain c targets N(m_c, s_c^2 I): one batch, three very different posteriors.
+    loc = torch.tensor([[-5.0], [0.0], [5.0]], dtype=torch.float64)
+    scale = torch.tensor([[0.1], [1.0], [10.0]], dtype=torch.float64)
+    kernel = NUTS(potential_fn=lambda z: 0.5 * (((z - loc) / scale) ** 2).sum(-1))
+    state, x, _ = run(kernel, 3, 2, 300, 800)
+    for c in range(3):
+        for i in range(2):
+            values = (x[c, :, i] - loc[c, 0]) / scale[c, 0]
+            assert abs(float(values.mean())) < 4.5 * float(mcse(values[None]))
+            second = values**2
+            assert abs(float(second.mean()) - 1.0) < 4.5 * float(mcse(second[None]))
+    # Each chain's metric whitens its own posterior (last window: 100 draws, relative sd of a
+    # variance about 0.14, so a factor 1.75 is 4 sd), leaving similar step sizes.
+    ratio = state.inverse_mass_matrix / scale**2
+    assert ((ratio > 1 / 1.75) & (ratio < 1.75)).all(), ratio
+    assert state.step_size.max() / state.step_size.min() < 3
+
+
+def test_huge_step_size_diverges_and_keeps_the_start():
+    kernel = NUTS(potential_fn=gaussian(MEAN, COV), step_size=1e4, adapt_step_size=False)
+    z0 = torch.randn(3, 2, dtype=torch.float64)
+    state = kernel.init(z0, None, 0, seed=0)
+    state = kernel.sample(state)
+    assert state.diverging.all()
+    assert torch.equal(state.z, z0)
+    assert (state.num_steps == 1).all() and (state.tree_depth == 0).all()
+    assert (state.accept_prob == 0).all()
+
+
+def test_funnel_produces_divergences():
+    def funnel(z):
+        v, x = z[:, 0], z[:, 1:]
+        return v**2 / 18 + 0.5 * (x**2).sum(-1) * torch.exp(-v) + 0.5 * x.shape[-1] * v
+
+    kernel = NUTS(potential_fn=funnel, step_size=0.5, adapt_step_size=False, max_tree_depth=6)
+    _, x, info = run(kernel, 4, 5, 0, 50)
+    assert info["diverging"].any()
+    assert torch.isfinite(x).all()
+
+
+def test_tree_depth_cap():
+    kernel = NUTS(
+        potential_fn=gaussian(MEAN, COV), step_size=1e-3, adapt_step_size=False, max_tree_depth=3
+    )
+    _, _, info = run(kernel, 4, 2, 0, 5)
+    assert (info["num_steps"] == 2**3 - 1).all()
+    assert (info["tree_depth"] == 3).all()
+    assert not info["diverging"].any()
+
+
+def test_finished_chains_keep_their_values_while_others_go_on():
+    pag = potential_and_grad_from(gaussian(MEAN, COV))
+    z = torch.tensor([[0.5, 0.5], [0.2, -1.0]], dtype=torch.float64)
+    p = torch.tensor([[1.0, 0.0], [0.3, 0.4]], dtype=torch.float64)
+    u, g = pag(z)
+    step = torch.tensor([1e-3, 1e4], dtype=torch.float64)
+    out = build_tree(z, p, u, g, step, torch.ones_like(z), pag, 4, torch.Generator().manual_seed(0))
+    # Chain 1 diverges on its first leaf; chain 0 runs to the depth cap.
+    assert out.num_steps.tolist() == [15, 1]
+    assert out.tree_depth.tolist() == [4, 0]
+    assert out.diverging.tolist() == [False, True]
+    assert torch.equal(out.z[1], z[1]) and torch.equal(out.grad[1], g[1])
+    assert out.potential[1] == u[1]
+    assert not torch.equal(out.z[0], z[0])
+
+
+class CountSyncs(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.syncs = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten._local_scalar_dense.default:
+            self.syncs += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_one_host_sync_per_leapfrog_step_at_most():
+    calls = []
+    pag = potential_and_grad_from(gaussian(MEAN, COV))
+
+    def counted(z):
+        calls.append(1)
+        return pag(z)
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(8, 2, dtype=torch.float64, generator=gen)
+    p = torch.randn(8, 2, dtype=torch.float64, generator=gen)
+    u, g = pag(z)
+    step = torch.logspace(-1.5, 0, 8, dtype=torch.float64)
+    with CountSyncs() as counter:
+        out = build_tree(z, p, u, g, step, torch.ones_like(z), counted, 10, gen)
+    assert len(calls) == int(out.num_steps.max())
+    assert counter.syncs <= len(calls)
+
+
+def test_stops_as_soon_as_every_chain_has_stopped():
+    calls = []
+    pag = potential_and_grad_from(gaussian(MEAN, COV))
+
+    def counted(z):
+        calls.append(1)
+        return pag(z)
+
+    z = torch.zeros(4, 2, dtype=torch.float64)
+    u, g = pag(z)
+    build_tree(
+        z,
+        torch.ones_like(z),
+        u,
+        g,
+        torch.full((4,), 1e4, dtype=torch.float64),
+        torch.ones_like(z),
+        counted,
+        10,
+    )
+    assert len(calls) == 1
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match="exactly one of `model` or `potential_fn`"):
+        NUTS()
+    with pytest.raises(ValueError, match="max_tree_depth must be >= 1"):
+        NUTS(potential_fn=gaussian(MEAN, COV), max_tree_depth=0)
+    with pytest.raises(NotImplementedError, match="full_mass must be True or False"):
+        NUTS(potential_fn=gaussian(MEAN, COV), full_mass=[("a", "b")])
+    with pytest.raises(ValueError, match=r"shape \(num_chains, D\)"):
+        NUTS(potential_fn=gaussian(MEAN, COV)).init(torch.zeros(2), None, 0)
+    with pytest.raises(ValueError, match=r"not finite at the initial position of chain\(s\) \[1\]"):
+        NUTS(potential_fn=lambda z: (z**2).sum(-1).log()).init(
+            torch.tensor([[1.0], [0.0]]), None, 0
+        )
