@@ -18,8 +18,10 @@ __all__ = ["ComposeTransformModule", "TransformModule"]
 class TransformModule(Transform, nn.Module):
     """Base class of transforms with parameters or buffers.
 
-    Subclasses call ``super().__init__(cache_size=...)`` and then create their parameters.
-    Equality is identity (two flows are equal only when they are the same object).
+    Subclasses call ``super().__init__(cache_size=...)`` and then create their parameters;
+    they keep cached values in attributes named ``_cached_*`` (pairs), which copies and
+    pickles leave out. Equality is identity (two flows are equal only when they are the
+    same object).
     """
 
     def __init__(self, cache_size: int = 0) -> None:
@@ -27,6 +29,14 @@ class TransformModule(Transform, nn.Module):
         super().__init__(cache_size=cache_size)
 
     __hash__ = object.__hash__
+
+    def __getstate__(self) -> dict:
+        # cached tensors belong to a computation graph: deepcopy and pickle cannot take them
+        state = super().__getstate__()
+        for key in state:
+            if key.startswith("_cached"):
+                state[key] = (None, None)
+        return state
 
     def __repr__(self) -> str:
         return nn.Module.__repr__(self)

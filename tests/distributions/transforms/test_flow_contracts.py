@@ -2,6 +2,9 @@
 Jacobian), inverses, shapes under TransformedDistribution, gradients to its parameters and
 registration of those parameters with ``pyro.module``."""
 
+import copy
+import io
+
 import pytest
 import torch
 from torch.autograd.functional import jacobian
@@ -122,3 +125,16 @@ def test_pyro_module_registers_the_flow_parameters(name):
     for n, p in flow.named_parameters():
         assert store[f"flow$$${n}"] is p  # shared, so the optimiser trains the flow
     assert trace.nodes["z"].value.shape == (3,)
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_deepcopy_and_pickle_after_use(name):
+    flow = _make(name, 3)
+    x = torch.randn(4, 3, dtype=torch.float64)
+    flow(x).sum()  # fills the caches with non-leaf tensors
+    copied = copy.deepcopy(flow)
+    torch.testing.assert_close(copied(x), flow(x))
+    buffer = io.BytesIO()
+    torch.save(flow, buffer)
+    buffer.seek(0)
+    torch.testing.assert_close(torch.load(buffer, weights_only=False)(x), flow(x))
