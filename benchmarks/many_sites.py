@@ -62,14 +62,17 @@ def ppl_setup(pyro, y: torch.Tensor) -> Callable[[int], Callable[[], float]]:
     return setup
 
 
-def numpyro_setup(y: torch.Tensor) -> Callable[[int], Callable[[], float]]:
-    """W1b in NumPyro: the same Python loops over 100 sites, traced once by ``jax.jit``."""
+def numpyro_setup(
+    y: torch.Tensor, sites: int = NUM_LATENTS
+) -> Callable[[int], Callable[[], float]]:
+    """W1b in NumPyro: the same Python loops over ``sites`` latents (100 in the workload),
+    traced once by ``jax.jit``."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as ndist
     from numpyro.distributions import constraints
 
-    names = [(f"z_{i}", f"z_loc_{i}", f"z_scale_{i}") for i in range(NUM_LATENTS)]
+    names = [(f"z_{i}", f"z_loc_{i}", f"z_scale_{i}") for i in range(sites)]
 
     def model(y):
         zs = [numpyro.sample(z, ndist.Normal(0.0, 1.0)) for z, _, _ in names]

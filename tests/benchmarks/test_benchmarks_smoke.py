@@ -73,9 +73,16 @@ def test_w1_compiled_step_against_numpyro(tmp_path):
         assert all(0.02 < abs(v) < 0.1 for v in w), name
 
 
-def test_w1b_numpyro_contender(tmp_path):
+def test_w1b_numpyro_contender():
+    """The NumPyro contender of W1b on 3 sites instead of 100 (its jit compile grows with the
+    sites): the jitted update returns finite losses and moves the params."""
     pytest.importorskip("numpyro")
-    argv = ["--repeats", "1", "--steps", "2", "--warmup", "1", "--contenders", "torch,numpyro"]
-    result = __import__("many_sites").main(argv + ["--out", str(tmp_path / "w1b.json")])
-    assert result["ratio_to_numpyro"]["numpyro"] == 1.0
-    assert result["us_per_step"]["numpyro"] > 0
+    many_sites = __import__("many_sites")
+    y = many_sites.make_data(0)
+    step = many_sites.numpyro_setup(y, sites=3)(0)
+    losses = [step() for _ in range(30)]
+    assert all(math.isfinite(v) for v in losses)
+    # y (seed 0) is about 6.5, the sum of 100 standard normals plus noise; 3 latents near 0
+    # predict ~0: 30 Adam steps of lr 0.01 move their sum by ~0.9, lowering the loss by ~50,
+    # while one-draw noise (sd of the sum ~0.17) moves it by ~11 per step
+    assert sum(losses[-5:]) < sum(losses[:5])
