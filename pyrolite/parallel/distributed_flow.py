@@ -36,6 +36,7 @@ from torch import nn
 from torch.distributions import constraints
 from torch.distributions.transforms import ComposeTransform, Transform
 
+from pyrolite.distributions.transforms.transform_module import TransformModule
 from pyrolite.parallel.devices import DeviceLike, resolve_device
 
 __all__ = ["DistributedFlow", "place_stages"]
@@ -69,7 +70,7 @@ def _sum_rightmost(value: torch.Tensor, dims: int) -> torch.Tensor:
     return value.sum(tuple(range(-dims, 0))) if dims > 0 else value
 
 
-class DistributedFlow(Transform, nn.Module):
+class DistributedFlow(TransformModule):
     """A flow whose stages live on different devices (see the module docstring).
 
     Args:
@@ -121,8 +122,6 @@ class DistributedFlow(Transform, nn.Module):
             self._ladj_dims.append(event_dim - part.domain.event_dim)
             event_dim += part.codomain.event_dim - part.domain.event_dim
         self._latest: tuple | None = None
-
-    __hash__ = nn.Module.__hash__
 
     # -- what a Transform declares ----------------------------------------------------------
 

@@ -37,7 +37,9 @@ from typing import Any
 import torch
 import torch.distributed as tdist
 
+from pyrolite.distributions.validation import is_validation_enabled
 from pyrolite.infer.elbo import ELBO
+from pyrolite.infer.grad_check import check_finite_grads
 from pyrolite.infer.svi import SVI, _ParamCollector
 
 __all__ = ["DistributedSVI"]
@@ -111,6 +113,9 @@ class DistributedSVI(SVI):
             loss, params = self._loss_and_grads(args, kwargs)
         values = list(params.values())
         loss = self._all_reduce(values, float(loss))
+        if is_validation_enabled():
+            # every rank holds the same reduced grads, so all ranks raise together or none
+            check_finite_grads(params, self.model, self.guide, args, kwargs)
         self.optim(values)
         for p in values:
             p.grad = None
