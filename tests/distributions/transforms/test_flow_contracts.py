@@ -138,3 +138,16 @@ def test_deepcopy_and_pickle_after_use(name):
     torch.save(flow, buffer)
     buffer.seek(0)
     torch.testing.assert_close(torch.load(buffer, weights_only=False)(x), flow(x))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", FLOWS)
+def test_same_numbers_on_cuda(name):
+    flow = _make(name, 3)
+    x = torch.randn(4, 3, dtype=torch.float64)
+    on_cpu = flow(x), flow.log_abs_det_jacobian(x, flow(x))
+    flow = flow.to("cuda")  # parameters and buffers (masks, permutations) move together
+    xc = x.to("cuda")
+    on_gpu = flow(xc), flow.log_abs_det_jacobian(xc, flow(xc))
+    for a, b in zip(on_cpu, on_gpu, strict=True):
+        torch.testing.assert_close(b.cpu(), a)
