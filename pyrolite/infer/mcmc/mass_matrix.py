@@ -55,4 +55,6 @@ def welford_inverse_mass_matrix(state: WelfordState) -> Tensor:
     if cov.dim() == 2:
         return shrink * cov + ridge
     eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
+    # Symmetric up to rounding already; made exact for the Cholesky factor and M^{-1} p.
+    cov = 0.5 * (cov + cov.transpose(-1, -2))
     return shrink * cov + ridge * eye
