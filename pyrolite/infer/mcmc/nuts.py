@@ -157,6 +157,8 @@ def build_tree(
         right = go_right.unsqueeze(-1)
         eps = torch.where(go_right, step_size, -step_size).unsqueeze(-1)
         neg_half = -0.5 * eps
+        # A diagonal metric folds into the position step: z += (eps M^{-1}) p.
+        position_step = eps if dense else eps * inv
         ze = torch.where(right, z_right, z_left)
         pe = torch.where(right, p_right, p_left)
         ge = torch.where(right, g_right, g_left)
@@ -171,7 +173,7 @@ def build_tree(
         for k in range(num_leaves):
             p_prev = pe
             p_half = torch.addcmul(pe, neg_half, ge)
-            ze = torch.addcmul(ze, eps, velocity(p_half))
+            ze = torch.addcmul(ze, position_step, p_half if not dense else velocity(p_half))
             potential_e, ge = potential_and_grad(ze)
             pe = torch.addcmul(p_half, neg_half, ge)
             ve = velocity(pe)
@@ -226,12 +228,17 @@ def build_tree(
         z_right = torch.where(right, ze, z_right)
         p_right = torch.where(right, pe, p_right)
         g_right = torch.where(right, ge, g_right)
-        v_far = velocity(far_p)
-        turning = _turning(v_far, ve, psum + sub_psum)
-        if d > 0:
-            turning = turning | _turning(v_far, velocity(first_p), psum + first_p)
-            turning = turning | _turning(velocity(near_p), ve, sub_psum + near_p)
-        psum = psum + sub_psum
+        new_psum = psum + sub_psum
+        if d == 0:
+            turning = _turning(velocity(far_p), ve, new_psum)
+        else:
+            # The whole trajectory, and the two checks across the seam between old and new,
+            # batched as three (end, end, summed momentum) triples.
+            v_a = velocity(torch.stack([far_p, far_p, near_p], 1))
+            v_b = torch.stack([ve, velocity(first_p), ve], 1)
+            rho = torch.stack([new_psum, psum + first_p, sub_psum + near_p], 1)
+            turning = _turning(v_a, v_b, rho).any(-1)
+        psum = new_psum
         active = valid & ~turning
         if not bool(active.any()):
             break
@@ -276,22 +283,24 @@ def _subtrees_turning(
     ``i + 1`` starts the right half of checkpoint ``i``'s subtree, which gives the two checks
     across the seam.
     """
+    if hi == lo:
+        first = ckpt_p[:, hi]
+        rho = psum - ckpt_psum[:, hi] + first
+        return _turning(velocity(first), v_new, rho)
     first = ckpt_p[:, lo : hi + 1]
     first_psum = ckpt_psum[:, lo : hi + 1]
     v_first = velocity(first)
     rho = psum.unsqueeze(1) - first_psum + first
     turning = _turning(v_first, v_new.unsqueeze(1), rho)
-    if hi > lo:
-        # Left half plus the right half's first leaf.
-        mid = first[:, 1:]
-        rho_left = first_psum[:, 1:] - first_psum[:, :-1] + first[:, :-1]
-        turning_left = _turning(v_first[:, :-1], v_first[:, 1:], rho_left)
-        # The left half's last leaf plus the right half.
-        before_mid = ckpt_prev[:, lo + 1 : hi + 1]
-        rho_right = psum.unsqueeze(1) - (first_psum[:, 1:] - mid) + before_mid
-        turning_right = _turning(velocity(before_mid), v_new.unsqueeze(1), rho_right)
-        return turning.any(-1) | turning_left.any(-1) | turning_right.any(-1)
-    return turning.any(-1)
+    # Left half plus the right half's first leaf.
+    mid = first[:, 1:]
+    rho_left = first_psum[:, 1:] - first_psum[:, :-1] + first[:, :-1]
+    turning_left = _turning(v_first[:, :-1], v_first[:, 1:], rho_left)
+    # The left half's last leaf plus the right half.
+    before_mid = ckpt_prev[:, lo + 1 : hi + 1]
+    rho_right = psum.unsqueeze(1) - (first_psum[:, 1:] - mid) + before_mid
+    turning_right = _turning(velocity(before_mid), v_new.unsqueeze(1), rho_right)
+    return turning.any(-1) | (turning_left | turning_right).any(-1)
 
 
 def _trailing_ones(n: int) -> int:
