@@ -16,7 +16,10 @@ initialisation and batches, and reports both test ELBOs.
 
 On four virtual XLA devices (``PJRT_DEVICE=CPU CPU_NUM_DEVICES=4``, torch_xla installed)
 the stages run two per device; the copies between them are real but the devices share the
-CPU, so it is slower than all on the CPU (see ``benchmarks/flow_placement.py``).
+CPU, so it is slower than all on the CPU (see ``benchmarks/flow_placement.py``), and XLA
+compiles every new graph (seconds each: new batch shapes, and constants such as Adam's bias
+corrections that change from step to step), so use it there for smoke runs only. Each step
+ends with :func:`pyrolite.parallel.sync_devices`, which cuts XLA's lazy graphs.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import pyrolite.distributions as dist  # noqa: E402
 from pyrolite.data import load_mnist  # noqa: E402
 from pyrolite.distributions.transforms import affine_autoregressive  # noqa: E402
 from pyrolite.infer import SVI, Trace_ELBO  # noqa: E402
-from pyrolite.parallel import DistributedFlow, available_devices  # noqa: E402
+from pyrolite.parallel import DistributedFlow, available_devices, sync_devices  # noqa: E402
 
 
 class FlowPriorVAE(nn.Module):
@@ -75,6 +78,23 @@ class FlowPriorVAE(nn.Module):
         with pyro.plate("data", x.shape[0]):
             z_loc, z_scale = self.encoder(x)
             pyro.sample("latent", dist.Normal(z_loc, z_scale).to_event(1))
+
+
+class SyncedSVI:
+    """``svi.step`` followed by a sync of the flow's devices (XLA's lazy graphs; see
+    :func:`pyrolite.parallel.sync_devices`)."""
+
+    def __init__(self, svi: SVI, devices: list[torch.device]) -> None:
+        self.svi = svi
+        self.devices = devices
+
+    def step(self, x: torch.Tensor) -> float:
+        loss = self.svi.step(x)
+        sync_devices(self.devices)
+        return loss
+
+    def evaluate_loss(self, x: torch.Tensor) -> float:
+        return self.svi.evaluate_loss(x)
 
 
 def save_figures(vaes: dict, curves: dict, out: str) -> None:
@@ -143,6 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
             pyro.clear_param_store()
             pyro.set_rng_seed(args.seed + 1)
             svi = SVI(vae.model, vae.guide, pyro.optim.Adam({"lr": args.lr}), Trace_ELBO())
+            svi = SyncedSVI(svi, flow.stage_devices)
             curves[name] = []
             for epoch in range(1, args.epochs + 1):
                 train_loss = run_epoch(svi, train_x, args.batch_size, True, f"{name} {epoch}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["available_devices", "resolve_device", "xla_device_count"]
+__all__ = ["available_devices", "resolve_device", "sync_devices", "xla_device_count"]
 
 DeviceLike = str | torch.device
 
@@ -85,3 +85,23 @@ def available_devices() -> list[torch.device]:
     if torch.cuda.is_available() and torch.cuda.device_count():
         return [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
     return [torch.device("cpu")]
+
+
+def sync_devices(devices: list[DeviceLike]) -> None:
+    """End the step on XLA devices: run and cut the lazy graphs (a no-op for cpu and cuda).
+
+    torch_xla records operations lazily; params updated in place by an optimiser carry the
+    whole history of updates until a sync, so each step would get slower. Call this after
+    every optimiser step (e.g. after ``svi.step(...)``) when any param lives on XLA.
+    """
+    if not any(torch.device(d).type == "xla" for d in devices):
+        return
+    import torch_xla
+
+    sync = getattr(torch_xla, "sync", None)
+    if sync is not None:
+        sync()
+    else:
+        import torch_xla.core.xla_model as xm
+
+        xm.mark_step()

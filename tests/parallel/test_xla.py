@@ -13,7 +13,7 @@ import pyrolite as pyro
 import pyrolite.distributions as dist
 from pyrolite.distributions.transforms import affine_autoregressive
 from pyrolite.infer import SVI, Trace_ELBO
-from pyrolite.parallel import DistributedFlow
+from pyrolite.parallel import DistributedFlow, sync_devices
 from pyrolite.parallel.devices import xla_device_count
 
 pytest.importorskip("torch_xla", reason="torch_xla is not installed (see the XLA CI job)")
@@ -81,8 +81,12 @@ def train(flow, x, steps=4):
     svi = SVI(model, guide, pyro.optim.Adam({"lr": 0.1}), Trace_ELBO())
     # SVI's finite-gradient check (on with validation) takes one fused norm over all grads,
     # which torch cannot do across devices; until it groups them by device it is off here
+    losses = []
     with pyro.validation_enabled(False):
-        return [svi.step(x) for _ in range(steps)]
+        for _ in range(steps):
+            losses.append(svi.step(x))
+            sync_devices(flow.stage_devices)
+    return losses
 
 
 def test_svi_through_a_flow_on_four_devices_matches_cpu():
