@@ -63,7 +63,6 @@ class AffineAutoregressive(TransformModule):
         self.log_scale_max_clip = log_scale_max_clip
         self.sigmoid_bias = sigmoid_bias
         self.stable = stable
-        self._cached_log_scale: tuple[Any, Any] = (None, None)
 
     def _params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(shift, scale, log_scale)`` at ``x``, each ``x.shape``: ``y = shift + scale * x``."""
@@ -77,7 +76,7 @@ class AffineAutoregressive(TransformModule):
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         shift, scale, log_scale = self._params(x)
-        self._cached_log_scale = (x, log_scale)
+        self._stash(log_scale)
         return shift + scale * x
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
@@ -87,13 +86,13 @@ class AffineAutoregressive(TransformModule):
         for _ in range(y.size(-1)):
             shift, scale, log_scale = self._params(x)
             x = (y - shift) / scale
-        self._cached_log_scale = (x, log_scale)
+        self._stash(log_scale)
         return x
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``sum(log_scale(x), -1)``, shape ``x.shape[:-1]``."""
-        x_old, log_scale = self._cached_log_scale
-        if x is not x_old:
+        log_scale = self._stashed(x, y)
+        if log_scale is None:
             log_scale = self._params(x)[2]
         return log_scale.sum(-1)
 

@@ -53,7 +53,6 @@ class AffineCoupling(TransformModule):
         self._event_dim = -dim
         self.log_scale_min_clip = log_scale_min_clip
         self.log_scale_max_clip = log_scale_max_clip
-        self._cached_log_scale: tuple[Any, Any] = (None, None)
 
     @constraints.dependent_property(is_discrete=False)
     def domain(self):
@@ -84,20 +83,20 @@ class AffineCoupling(TransformModule):
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = self._split(x)
         mean, log_scale = self._mean_log_scale(x1, x2.shape)
-        self._cached_log_scale = (x, log_scale)
+        self._stash(log_scale)
         return torch.cat([x1, mean + log_scale.exp() * x2], dim=self.dim)
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
         y1, y2 = self._split(y)
         mean, log_scale = self._mean_log_scale(y1, y2.shape)
         x = torch.cat([y1, (y2 - mean) * (-log_scale).exp()], dim=self.dim)
-        self._cached_log_scale = (x, log_scale)
+        self._stash(log_scale)
         return x
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log_scale`` summed over the event dims, shape ``x.shape[:dim]``."""
-        x_old, log_scale = self._cached_log_scale
-        if x is not x_old:
+        log_scale = self._stashed(x, y)
+        if log_scale is None:
             x1, x2 = self._split(x)
             log_scale = self._mean_log_scale(x1, x2.shape)[1]
         return log_scale.reshape(log_scale.shape[: log_scale.dim() - self._event_dim] + (-1,)).sum(

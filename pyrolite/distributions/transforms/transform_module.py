@@ -7,36 +7,89 @@ its parameters, ``.to(device)`` moves them and ``state_dict`` saves them).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
+import torch
 from torch import nn
 from torch.distributions.transforms import ComposeTransform, Transform
 
 __all__ = ["ComposeTransformModule", "TransformModule"]
 
+# id(tensor a flow produced) -> (flow, made_by_forward, the other side, extra). An entry is
+# dropped when its tensor is freed (weakref.finalize), so it lives exactly as long as the
+# value; kept off the tensor itself so that pickling or copying a value never drags the flow.
+_RECORDS: dict[int, tuple] = {}
+
+
+def _record_of(value: torch.Tensor) -> tuple | None:
+    return _RECORDS.get(id(value))
+
+
+def _set_record(value: torch.Tensor, record: tuple) -> None:
+    key = id(value)
+    if key not in _RECORDS:
+        weakref.finalize(value, _RECORDS.pop, key, None)
+    _RECORDS[key] = record
+
 
 class TransformModule(Transform, nn.Module):
     """Base class of transforms with parameters or buffers.
 
-    Subclasses call ``super().__init__(cache_size=...)`` and then create their parameters;
-    they keep cached values in attributes named ``_cached_*`` (pairs), which copies and
-    pickles leave out. Equality is identity (two flows are equal only when they are the
-    same object).
+    Subclasses call ``super().__init__(cache_size=...)`` and then create their parameters.
+    Equality is identity (two flows are equal only when they are the same object).
+
+    Caching (``cache_size=1``) differs from torch's in where the pair is kept: with the
+    *output tensor*, for as long as it lives, not on the transform. ``y = flow(x)``
+    records ``x`` (and whatever the subclass passed to ``_stash``, e.g. the log-scales)
+    with ``y``; ``flow.inv(y)`` then returns that ``x``, and ``_stashed(x, y)`` gives the
+    extra back to ``log_abs_det_jacobian``. Likewise for the inverse direction. So a flow
+    never keeps a tensor, or the graph behind it, from an earlier step alive.
     """
 
     def __init__(self, cache_size: int = 0) -> None:
         # Transform.__init__ sets its fields, then calls nn.Module.__init__ via super()
         super().__init__(cache_size=cache_size)
+        self._pending: Any = None
 
     __hash__ = object.__hash__
 
-    def __getstate__(self) -> dict:
-        # cached tensors belong to a computation graph: deepcopy and pickle cannot take them
-        state = super().__getstate__()
-        for key in state:
-            if key.startswith("_cached"):
-                state[key] = (None, None)
-        return state
+    def _stash(self, extra: Any) -> None:
+        """Called by ``_call``/``_inverse``: record ``extra`` with the result being made."""
+        self._pending = extra
+
+    def _stashed(self, x: torch.Tensor, y: torch.Tensor) -> Any:
+        """The extra recorded when this flow made ``y`` from ``x`` or ``x`` from ``y``;
+        None when neither was made by it."""
+        record = _record_of(y)
+        if record is not None and record[0] is self and record[1] and record[2] is x:
+            return record[3]
+        record = _record_of(x)
+        if record is not None and record[0] is self and not record[1] and record[2] is y:
+            return record[3]
+        return None
+
+    def _made(self, value: torch.Tensor, forward: bool, other: torch.Tensor) -> torch.Tensor:
+        _set_record(value, (self, forward, other, self._pending))
+        self._pending = None
+        return value
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._cache_size == 0:
+            return self._call(x)
+        record = _record_of(x)
+        if record is not None and record[0] is self and not record[1]:
+            return record[2]  # x came from this flow's inverse
+        return self._made(self._call(x), True, x)
+
+    def _inv_call(self, y: torch.Tensor) -> torch.Tensor:
+        if self._cache_size == 0:
+            return self._inverse(y)
+        record = _record_of(y)
+        if record is not None and record[0] is self and record[1]:
+            return record[2]  # y came from this flow's forward
+        return self._made(self._inverse(y), False, y)
 
     def __repr__(self) -> str:
         return nn.Module.__repr__(self)

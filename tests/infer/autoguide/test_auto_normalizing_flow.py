@@ -158,3 +158,26 @@ def test_log_evidence_helper_is_consistent(regression):
     log_post = dist.MultivariateNormal(reg.mean, reg.cov).log_prob(w)
     torch.testing.assert_close(-(log_lik + log_prior - log_post), _neg_log_evidence(reg))
     assert math.isfinite(float(_neg_log_evidence(reg)))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # gc.get_objects touches deprecated torch
+def test_no_graph_outlives_a_step():
+    """The flow's cached (x, y) pairs live with the values, not on the flow: once a step is
+    over, no tensor of its graph (anything with a grad_fn) is alive."""
+    import gc
+
+    def graph_tensors():
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor) and o.grad_fn)
+
+    def model():
+        pyro.sample("z", dist.Normal(torch.zeros(3), 1.0).to_event(1))
+
+    before = graph_tensors()
+    guide = AutoNormalizingFlow(
+        model, lambda d: [T.affine_autoregressive(d), T.permute(d), T.planar(d)]
+    )
+    svi = SVI(model, guide, pyro.optim.Adam({"lr": 0.01}), Trace_ELBO())
+    for _ in range(3):
+        svi.step()
+    assert graph_tensors() == before
