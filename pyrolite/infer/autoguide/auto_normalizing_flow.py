@@ -38,7 +38,6 @@ class AutoNormalizingFlow(AutoContinuous):
 
     Example::
 
-        from functools import partial
         from pyrolite.distributions.transforms import planar
         guide = AutoNormalizingFlow(model, lambda d: [planar(d) for _ in range(4)])
     """
