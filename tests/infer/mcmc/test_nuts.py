@@ -223,3 +223,16 @@ def test_skewed_target_moments():
         assert abs(float(second.mean()) - var) < 4.5 * float(mcse(second))
     accept = info["accept_prob"]
     assert ((accept >= 0) & (accept <= 1)).all()
+
+
+@pytest.mark.parametrize("full_mass", [False, True])
+def test_float32_state_keeps_its_dtype(full_mass):
+    kernel = NUTS(potential_fn=lambda z: 0.5 * (z**2).sum(-1), full_mass=full_mass)
+    state = kernel.init(torch.ones(3, 4), None, 40, seed=0)
+    for _ in range(60):
+        state = kernel.sample(state)
+    for name in ("z", "potential", "grad", "step_size", "inverse_mass_matrix", "energy"):
+        value = getattr(state, name)
+        assert value.dtype == torch.float32 and torch.isfinite(value).all(), name
+    assert state.num_steps.dtype == torch.long and state.diverging.dtype == torch.bool
+    assert state.inverse_mass_matrix.shape == ((3, 4, 4) if full_mass else (3, 4))
