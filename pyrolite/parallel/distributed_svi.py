@@ -45,7 +45,7 @@ from pyrolite.infer.svi import SVI, _ParamCollector
 __all__ = ["DistributedSVI"]
 
 
-def _require_process_group(group: Any) -> None:
+def _require_process_group() -> None:
     if not (tdist.is_available() and tdist.is_initialized()):
         raise RuntimeError(
             "DistributedSVI needs an initialised torch.distributed process group: call "
@@ -80,7 +80,7 @@ class DistributedSVI(SVI):
         grad_reduction: str = "mean",
         process_group: Any = None,
     ) -> None:
-        _require_process_group(process_group)
+        _require_process_group()
         if grad_reduction not in ("mean", "sum"):
             raise ValueError(f"grad_reduction must be 'mean' or 'sum', got {grad_reduction!r}")
         super().__init__(model, guide, optim, loss, loss_and_grads)
@@ -102,7 +102,7 @@ class DistributedSVI(SVI):
 
     def step(self, *args: Any, **kwargs: Any) -> float:
         """One step on this rank's shard; returns the loss over all ranks before the step."""
-        _require_process_group(self.process_group)
+        _require_process_group()
         loss, params = self._loss_and_grads(args, kwargs)
         new = [name for name in params if name not in self._synced]
         if new:
@@ -123,7 +123,7 @@ class DistributedSVI(SVI):
 
     def evaluate_loss(self, *args: Any, **kwargs: Any) -> float:
         """The loss over all ranks (reduced like the gradients), with no parameter change."""
-        _require_process_group(self.process_group)
+        _require_process_group()
         return self._all_reduce([], super().evaluate_loss(*args, **kwargs))
 
     def _broadcast_from_rank_0(self, params: list[torch.Tensor]) -> None:
@@ -142,8 +142,8 @@ class DistributedSVI(SVI):
         keeps ``grad = None`` (so the optimiser skips it, as in one process).
         """
         device = self._comm_device
-        pieces = [p.grad.reshape(-1) for p in params if p.grad is not None]
-        dtype = torch.cat([t[:0] for t in pieces]).dtype if pieces else torch.float32
+        grads = [p.grad for p in params if p.grad is not None]
+        dtype = torch.cat([g.reshape(-1)[:0] for g in grads]).dtype if grads else torch.float32
         has_grad = [float(p.grad is not None) for p in params]
         flat = torch.cat(
             [
@@ -156,10 +156,7 @@ class DistributedSVI(SVI):
         )
         tdist.all_reduce(flat, group=self.process_group)
         if self.grad_reduction == "mean":
-            scale = 1.0 / self.world_size
-            flat.mul_(scale)
-        else:
-            scale = 1.0
+            flat.mul_(1.0 / self.world_size)
         sizes = [p.numel() for p in params]
         *grads, flags = flat.split(sizes + [len(params) + 1])
         for p, grad, flag in zip(params, grads, flags[:-1].tolist(), strict=True):

@@ -64,13 +64,15 @@ def single_process(reduction: str) -> dict:
     return train(SVI, x, y, torch.arange(N), reduction)
 
 
-def rank_main(rank: int, world: int, port: int, out_dir: str, reduction: str) -> None:
-    """One gloo rank: a different seed (so inits differ until broadcast), its half of the data."""
+def rank_main(rank: int, world: int, out_dir: str, reduction: str) -> None:
+    """One gloo rank: a different seed (so inits differ until broadcast), its half of the data.
+
+    The ranks meet through a file in ``out_dir`` (no port to pick, so no port to race for).
+    """
     from pyrolite.parallel import DistributedSVI
 
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
-    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    init = "file://" + os.path.join(out_dir, "rendezvous")
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         pyro.set_rng_seed(rank)
         x, y = data()

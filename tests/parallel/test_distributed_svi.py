@@ -1,8 +1,5 @@
 """DistributedSVI: two gloo processes on halves of a batch match one process on the whole."""
 
-import os
-import socket
-
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -13,15 +10,9 @@ from pyrolite.infer import Trace_ELBO
 from pyrolite.parallel import DistributedSVI
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_two_ranks_on_halves_equal_one_process_on_the_batch(reduction, tmp_path):
-    mp.spawn(rank_main, args=(2, free_port(), str(tmp_path), reduction), nprocs=2, join=True)
+    mp.spawn(rank_main, args=(2, str(tmp_path), reduction), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     expected = single_process(reduction)
     assert set(expected["params"]) == {"w_q", "net$$$weight", "net$$$bias"}
@@ -42,10 +33,8 @@ def test_without_a_process_group_the_error_says_how_to_start_one():
 
 
 def test_world_of_one_is_plain_svi(tmp_path):
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    torch.distributed.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1
-    )
+    init = "file://" + str(tmp_path / "rendezvous")
+    torch.distributed.init_process_group("gloo", init_method=init, rank=0, world_size=1)
     try:
         model, guide = make_program("sum")
         from svi_workers import data
