@@ -14,21 +14,21 @@ any one device. The log-determinant of each stage is computed on its stage's dev
 summed on the output's device. ``.to()`` is differentiable, so gradients flow back across
 devices to every stage's parameters.
 
-``log_abs_det_jacobian(x, y)``: the per-stage intermediates of the latest forward or inverse
-call are kept (only the latest, so memory stays flat; the output by weak reference) and
-reused when ``x`` and ``y`` are that call's tensors, as ``TransformedDistribution.rsample`` and
-``log_prob`` use them; otherwise the stages run forward again from ``x``. For the same reason
-the inverse of the latest forward call's output is its input, with no inverse pass: stages
-without a cheap inverse (an IAF's) work for a sample drawn and then scored, as in a guide.
+``log_abs_det_jacobian(x, y)``: the per-stage intermediates of a forward or inverse call are
+recorded with its result, through :class:`TransformModule`'s cache (kept with the output
+tensor and freed with it, so no graph outlives a step), and reused when ``x`` and ``y`` are
+such a pair, as ``TransformedDistribution.rsample``/``log_prob`` use them; otherwise the
+stages run forward again from ``x``. For the same reason ``flow.inv(y)`` of a ``y`` the flow
+made returns its ``x`` with no inverse pass: stages without a cheap inverse (an IAF's) work
+for a sample drawn and then scored, as in a guide.
 
 Differences from a ``ComposeTransform``: the parts are registered as submodules (so
 ``pyro.module("flow", flow)`` and ``flow.parameters()`` see every stage's parameters) and
-``cache_size`` is always 0 (the cache above plays its role).
+the cache above is always on.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 
 import torch
@@ -70,6 +70,12 @@ def _sum_rightmost(value: torch.Tensor, dims: int) -> torch.Tensor:
     return value.sum(tuple(range(-dims, 0))) if dims > 0 else value
 
 
+def _without(pairs: list[tuple], result: torch.Tensor) -> list[tuple]:
+    """``pairs`` with ``result`` left out (None): the record is kept with ``result`` and must
+    not hold it, or ``result`` would never be freed."""
+    return [tuple(None if t is result else t for t in pair) for pair in pairs]
+
+
 class DistributedFlow(TransformModule):
     """A flow whose stages live on different devices (see the module docstring).
 
@@ -91,7 +97,7 @@ class DistributedFlow(TransformModule):
     """
 
     def __init__(self, stages: Sequence[Transform], devices: Sequence[DeviceLike]) -> None:
-        super().__init__(cache_size=0)
+        super().__init__(cache_size=1)
         stages = list(stages)
         devices = [devices] if isinstance(devices, str | torch.device) else list(devices)
         if not stages:
@@ -121,7 +127,6 @@ class DistributedFlow(TransformModule):
         for part in stages:
             self._ladj_dims.append(event_dim - part.domain.event_dim)
             event_dim += part.codomain.event_dim - part.domain.event_dim
-        self._latest: tuple | None = None
 
     # -- what a Transform declares ----------------------------------------------------------
 
@@ -151,68 +156,57 @@ class DistributedFlow(TransformModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``y = flow(x)``, as ``__call__``."""
-        return self._call(x)
+        return self(x)
 
-    def _call(self, x_in: torch.Tensor) -> torch.Tensor:
-        home = x_in.device
-        x = x_in
-        xs = []
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        home = x.device
+        pairs = []
         for part, device in self._placed:
-            x = x.to(device)
-            xs.append(x)
-            x = part(x)
-        xs.append(x)
+            x_stage = x.to(device)
+            x = part(x_stage)
+            pairs.append((x_stage, x))
         y = x.to(home)
-        self._remember(x_in, y, xs, home)
+        self._stash(_without(pairs, y))
         return y
-
-    def _inv_call(self, y: torch.Tensor) -> torch.Tensor:
-        latest = self._latest
-        if latest is not None and latest[1]() is y:
-            return latest[0]
-        return self._inverse(y)
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
         home = y.device
-        ys = []
+        pairs = []
         for part, device in reversed(self._placed):
-            y = y.to(device)
-            ys.append(y)
-            y = part.inv(y)
-        ys.append(y)
-        ys.reverse()
-        x = ys[0].to(home)
-        self._remember(x, ys[-1], ys, home)
+            y_stage = y.to(device)
+            y = part.inv(y_stage)
+            pairs.append((y, y_stage))
+        pairs.reverse()
+        x = y.to(home)
+        self._stash(_without(pairs, x))
         return x
 
-    def _remember(self, x: torch.Tensor, y: torch.Tensor, chain: list, home: torch.device):
-        """Keep the latest call's intermediates (``chain[i]`` enters stage ``i``)."""
-        self._latest = (x, weakref.ref(y), chain, home)
-
-    def _chain_for(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        latest = self._latest
-        if latest is not None:
-            x_latest, y_ref, chain, home = latest
-            if x_latest is x and (y_ref() is y or chain[-1] is y) and home == x.device:
-                return chain
-        # not the latest call's tensors: run forward again from x
-        chain = []
+    def _pairs_for(self, x: torch.Tensor, y: torch.Tensor) -> list[tuple]:
+        """``(input, output)`` of each stage on its device, for ``y = flow(x)``."""
+        stashed = self._stashed(x, y)
+        if stashed is not None:
+            pairs = list(stashed)
+            if pairs[0][0] is None:
+                pairs[0] = (x.to(self.stage_devices[0]), pairs[0][1])
+            if pairs[-1][1] is None:
+                pairs[-1] = (pairs[-1][0], y.to(self.stage_devices[-1]))
+            return pairs
+        # not a pair this flow made: run the stages again from x
+        pairs = []
         for part, device in self._placed:
-            x = x.to(device)
-            chain.append(x)
-            x = part(x)
-        chain.append(y.to(self.stage_devices[-1]))
-        return chain
+            x_stage = x.to(device)
+            x = part(x_stage)
+            pairs.append((x_stage, x))
+        return pairs
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log |det dy/dx|`` summed over the flow's domain event dims, on ``y``'s device."""
-        chain = self._chain_for(x, y)
         out = y.device
         total = None
-        for i, part in enumerate(self._parts):
-            term = _sum_rightmost(
-                part.log_abs_det_jacobian(chain[i], chain[i + 1]), self._ladj_dims[i]
-            )
+        for i, (part, (x_i, y_i)) in enumerate(
+            zip(self._parts, self._pairs_for(x, y), strict=True)
+        ):
+            term = _sum_rightmost(part.log_abs_det_jacobian(x_i, y_i), self._ladj_dims[i])
             term = term.to(out)
             total = term if total is None else total + term
         return total

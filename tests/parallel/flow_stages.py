@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 from torch.distributions import Transform, constraints
@@ -50,3 +52,16 @@ def placement_devices() -> list[str]:
     """The XLA or CUDA devices this process sees, else "cpu" four times."""
     devices = [str(d) for d in available_devices()]
     return devices if devices != ["cpu"] else ["cpu"] * 4
+
+
+class TrackedStage(AffineStage):
+    """An affine stage that keeps weak references to every output it makes."""
+
+    def __init__(self, dim: int, seed: int) -> None:
+        super().__init__(dim, seed)
+        self.outputs: list = []
+
+    def _call(self, x):
+        y = super()._call(x)
+        self.outputs.append(weakref.ref(y))
+        return y

@@ -5,10 +5,17 @@ on a GPU machine, else four "cpu" entries (placement logic and caching still exe
 """
 
 import copy
+import gc
 
 import pytest
 import torch
-from flow_stages import AffineStage, ForwardOnlyStage, affine_stages, placement_devices
+from flow_stages import (
+    AffineStage,
+    ForwardOnlyStage,
+    TrackedStage,
+    affine_stages,
+    placement_devices,
+)
 from torch.distributions.transforms import ComposeTransform, ExpTransform
 
 import pyrolite as pyro
@@ -137,3 +144,24 @@ def test_errors_name_the_problem_and_the_fix():
     message = "install torch_xla" if count == 0 else f"sees {count} XLA device"
     with pytest.raises(RuntimeError, match=f"xla:{count} is not available.*{message}"):
         DistributedFlow(affine_stages(2, DIM), [f"xla:{count}"])
+
+
+def test_no_intermediate_outlives_the_values_it_relates():
+    stages = [TrackedStage(DIM, seed) for seed in range(4)]
+    flow = DistributedFlow(stages, placement_devices())
+    base = dist.Normal(torch.zeros(DIM), torch.ones(DIM)).to_event(1)
+    q = dist.TransformedDistribution(base, [flow])
+    z = q.rsample((5,))
+    q.log_prob(z).sum().backward()
+    refs = [r for stage in stages for r in stage.outputs]
+    # each stage's output is kept for log_abs_det_jacobian while z lives, and only that long
+    assert len(refs) == 4 and all(r() is not None for r in refs)
+    del z
+    gc.collect()
+    assert all(r() is None for r in refs)
+    # the density direction: the flow's output lives only inside log_prob
+    dist.TransformedDistribution(base, [flow.inv]).log_prob(torch.randn(5, DIM)).sum().backward()
+    refs = [r for stage in stages for r in stage.outputs[1:]]
+    assert len(refs) == 4
+    gc.collect()
+    assert all(r() is None for r in refs)
