@@ -46,11 +46,8 @@ def make_step(flow: DistributedFlow, x: torch.Tensor):
     """One forward+backward of ``flow`` at ``x``; returns the loss as a float."""
 
     def step() -> float:
-        # a fresh input tensor: stages cache their latest (x, y) and would return the
-        # previous step's y, whose graph is already freed, for the same x object
-        x_step = x.clone()
-        y = flow(x_step)
-        loss = (0.5 * y.pow(2).sum(-1) - flow.log_abs_det_jacobian(x_step, y)).sum()
+        y = flow(x)
+        loss = (0.5 * y.pow(2).sum(-1) - flow.log_abs_det_jacobian(x, y)).sum()
         loss.backward()
         for p in flow.parameters():
             p.grad = None
