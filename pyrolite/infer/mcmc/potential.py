@@ -212,6 +212,8 @@ def initialize_model(
     traces = [prototype] + [draw(c) for c in range(1, num_chains)]
     z = torch.stack([potential._flatten(tr) for tr in traces])
     _choose_vectorization(potential, z)
+    # float32 init draws in a model with float64 data: the chains run in the wider dtype.
+    z = z.to(torch.promote_types(z.dtype, potential.potential_fn(z).dtype))
     for _ in range(MAX_INIT_TRIES):
         energy, grad = potential.potential_and_grad(z)
         bad = ~(torch.isfinite(energy) & torch.isfinite(grad).all(-1))

@@ -284,3 +284,11 @@ def test_broadcast_mode_agrees_with_vmap_on_nested_plates():
     assert torch.allclose(energy, expected_energy, rtol=1e-5)
     assert torch.allclose(grad, expected_grad, rtol=1e-4, atol=1e-6)
     assert info.num_evaluations == 2
+
+
+def test_float64_data_makes_float64_chains():
+    y = torch.tensor([0.3, -1.2], dtype=torch.float64)
+    info = initialize_model(small_model, (y,), num_chains=2)
+    assert info.init_params.dtype == torch.float64
+    energy, grad = info.potential_and_grad(info.init_params)
+    assert energy.dtype == grad.dtype == torch.float64
