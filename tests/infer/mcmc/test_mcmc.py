@@ -8,7 +8,7 @@ import pyrolite as pyro
 import pyrolite.distributions as dist
 from pyrolite.infer import Predictive
 from pyrolite.infer.autoguide.initialization import init_to_uniform
-from pyrolite.infer.mcmc import MCMC
+from pyrolite.infer.mcmc import MCMC, NUTS
 from pyrolite.infer.mcmc.util import effective_sample_size
 
 
@@ -269,3 +269,92 @@ def test_errors():
     mcmc = MCMC(RandomWalk(gamma_exponential), num_samples=3)
     with pytest.raises(RuntimeError, match="call mcmc.run"):
         mcmc.get_samples()
+
+
+# -- NUTS, statistically ----------------------------------------------------------------------
+
+
+def within(draws, expected, k=5.0):
+    """|mean of draws (C, n) - expected| < k MCSE, MCSE = sd / sqrt(ESS)."""
+    mcse = draws.std() / effective_sample_size(draws).sqrt()
+    return abs(draws.mean() - expected) < k * mcse
+
+
+COV = torch.tensor([[1.0, 0.8], [0.8, 2.0]])
+MEAN = torch.tensor([1.0, -2.0])
+SCALE_TRIL = torch.linalg.cholesky(COV)  # once: a Cholesky per potential call is slow on CPU
+
+
+def correlated_gaussian():
+    pyro.sample("x", dist.MultivariateNormal(MEAN, scale_tril=SCALE_TRIL))
+
+
+def test_nuts_correlated_gaussian_mean_and_covariance():
+    mcmc = MCMC(
+        NUTS(correlated_gaussian),
+        num_samples=400,
+        warmup_steps=300,
+        num_chains=4,
+        progress_bar=False,
+    )
+    mcmc.run()
+    x = mcmc.get_samples(group_by_chain=True)["x"]
+    assert x.shape == (4, 400, 2)
+    centred = x - MEAN
+    for i in range(2):
+        assert within(x[..., i], MEAN[i]), f"mean of x[{i}]"
+        for j in range(i, 2):
+            # E[(x_i - m_i)(x_j - m_j)] = cov_ij; the product's own ESS gives its MCSE
+            assert within(centred[..., i] * centred[..., j], COV[i, j]), f"cov[{i}, {j}]"
+    assert mcmc.num_divergences == 0
+
+
+def test_nuts_gamma_exponential_four_chains():
+    mcmc = MCMC(
+        NUTS(gamma_exponential), num_samples=300, warmup_steps=200, num_chains=4, progress_bar=False
+    )
+    mcmc.run(X)
+    rate = mcmc.get_samples(group_by_chain=True)["rate"]
+    assert rate.shape == (4, 300)
+    # posterior Gamma(8, 6.6): mean 8 / 6.6, variance 8 / 6.6^2
+    assert within(rate, 8 / 6.6)
+    assert within((rate - 8 / 6.6) ** 2, 8 / 6.6**2)
+    diag = mcmc.diagnostics()
+    assert float(diag["rate"]["r_hat"]) < 1.05
+    assert all(1 <= s < 2**10 for s in diag["mean num steps"].values())
+    assert all(0.5 < a <= 1 for a in diag["acceptance rate"].values())
+
+
+def test_nuts_sequential_and_vectorized_agree():
+    means = []
+    for method in ("vectorized", "sequential"):
+        mcmc = MCMC(
+            NUTS(gamma_exponential),
+            num_samples=300,
+            warmup_steps=150,
+            num_chains=2,
+            chain_method=method,
+            progress_bar=False,
+        )
+        mcmc.run(X)
+        rate = mcmc.get_samples(group_by_chain=True)["rate"]
+        assert rate.shape == (2, 300)
+        means.append((rate.mean(), rate.var() / effective_sample_size(rate)))
+    (m1, v1), (m2, v2) = means
+    # independent runs: the difference of the means has variance mcse_1^2 + mcse_2^2
+    assert abs(m1 - m2) < 5 * (v1 + v2).sqrt()
+
+
+def test_to_arviz():
+    pytest.importorskip("arviz")
+    mcmc = MCMC(
+        RandomWalk(gamma_exponential),
+        num_samples=20,
+        warmup_steps=5,
+        num_chains=2,
+        progress_bar=False,
+    )
+    mcmc.run(X)
+    data = mcmc.to_arviz()
+    assert tuple(data.posterior["rate"].shape) == (2, 20)
+    assert tuple(data.sample_stats["diverging"].shape) == (2, 20)
