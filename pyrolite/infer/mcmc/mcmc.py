@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from pyrolite.infer.mcmc.potential import ModelPotential, initialize_model
+from pyrolite.infer.mcmc.potential import ModelPotential, device_of, initialize_model
 from pyrolite.infer.mcmc.progress import ProgressBar
 from pyrolite.infer.mcmc.run_record import RunRecord
 from pyrolite.primitives import validation_enabled
@@ -85,7 +85,7 @@ class MCMC:
     # -- running --------------------------------------------------------------------------
     def run(self, *args: Any, **kwargs: Any) -> None:
         """Run warmup and sampling for every chain on the model's arguments."""
-        device = self.device or _device_of(args, kwargs)
+        device = self.device or device_of(args, kwargs)
         if device is not None:
             args, kwargs = _to_device((args, kwargs), device)
         with validation_enabled(not self.disable_validation):
@@ -134,7 +134,7 @@ class MCMC:
     ) -> tuple[torch.Tensor, Callable]:
         """The chains' starting point (C, D) and the batched potential-and-gradient."""
         kernel = self.kernel
-        device = self.device or _device_of(args, kwargs)
+        device = self.device or device_of(args, kwargs)
         if getattr(kernel, "model", None) is not None:
             self.potential = initialize_model(
                 kernel.model,
@@ -228,22 +228,6 @@ class MCMC:
 
         samples = self._require_run()
         return to_arviz(samples, sample_stats=self._record.sample_stats(self.warmup_steps))
-
-
-def _tensors(obj: Any) -> list[torch.Tensor]:
-    if isinstance(obj, torch.Tensor):
-        return [obj]
-    if isinstance(obj, (list, tuple)):
-        return [t for item in obj for t in _tensors(item)]
-    if isinstance(obj, dict):
-        return [t for item in obj.values() for t in _tensors(item)]
-    return []
-
-
-def _device_of(args: tuple, kwargs: dict) -> torch.device | None:
-    """The device of the first tensor among the model's arguments, if any."""
-    found = _tensors((args, kwargs))
-    return found[0].device if found else None
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:

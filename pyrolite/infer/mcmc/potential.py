@@ -191,10 +191,16 @@ def initialize_model(
         raise ValueError(f"num_chains must be at least 1, got {num_chains}")
     per_chain = _per_chain_values(initial_params, num_chains)
 
+    device = device_of(model_args, model_kwargs)
+
     def chain_strategy(c: int) -> Callable:
-        if per_chain is None:
-            return init_strategy
-        return init_to_value(values=per_chain[c], fallback=init_strategy)
+        strategy = init_strategy
+        if per_chain is not None:
+            strategy = init_to_value(values=per_chain[c], fallback=init_strategy)
+        if device is None:
+            return strategy
+        # Priors built from Python numbers draw on the CPU: move init values to the data.
+        return lambda site: strategy(site).to(device)
 
     def draw(c: int) -> Trace:
         return _trace(InitMessenger(chain_strategy(c))(model), model_args, model_kwargs)
@@ -226,6 +232,22 @@ def initialize_model(
     potential.num_evaluations = 0
     potential.init_params = z
     return potential
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in _tensors(item)]
+    if isinstance(obj, dict):
+        return [t for item in obj.values() for t in _tensors(item)]
+    return []
+
+
+def device_of(args: tuple, kwargs: dict) -> torch.device | None:
+    """The device of the first tensor among a model's arguments (None if there is none)."""
+    found = _tensors((args, kwargs))
+    return found[0].device if found else None
 
 
 def _trace(model: Callable, *args: Any) -> Trace:
