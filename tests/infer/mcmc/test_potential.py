@@ -292,3 +292,31 @@ def test_float64_data_makes_float64_chains():
     assert info.init_params.dtype == torch.float64
     energy, grad = info.potential_and_grad(info.init_params)
     assert energy.dtype == grad.dtype == torch.float64
+
+
+def many_supports():
+    pyro.sample("u", dist.Uniform(-1.0, 3.0))
+    pyro.sample("g", dist.Gamma(2.0, 3.0).expand([2]).to_event(1))
+    pyro.sample("t", dist.StudentT(3.0, 0.0, 2.0))
+    pyro.sample("e", dist.Exponential(torch.ones(3)).to_event(1))
+    pyro.sample("d", dist.Dirichlet(torch.ones(4)))
+    pyro.sample("c", dist.LKJCholesky(3, 2.0))
+    with pyro.plate("p", 2):
+        pyro.sample("h", dist.HalfNormal(1.0))
+
+
+def test_common_supports_agree_across_modes():
+    info = initialize_model(many_supports, num_chains=3)
+    # 1 + 2 + 1 + 3 + 3 (simplex of 4) + 3 (3 x 3 Cholesky factor) + 2
+    assert info.init_params.shape == (3, 15)
+    z = info.init_params + 0.2 * torch.randn(3, 15)
+    results = {}
+    for mode in ("broadcast", "vmap", "loop"):
+        info.mode = mode
+        results[mode] = info.potential_and_grad(z)
+    for mode in ("vmap", "loop"):
+        assert torch.allclose(results[mode][0], results["broadcast"][0], rtol=1e-5)
+        assert torch.allclose(results[mode][1], results["broadcast"][1], rtol=1e-4, atol=1e-5)
+    values = info.constrain(z)
+    assert values["c"].shape == (3, 3, 3) and values["d"].shape == (3, 4)
+    assert ((values["u"] > -1) & (values["u"] < 3)).all()
