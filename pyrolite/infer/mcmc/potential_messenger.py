@@ -13,6 +13,12 @@ from pyrolite.distributions.score_parts import scale_and_mask
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
 
+_IDENTITY = torch.distributions.transforms.identity_transform
+
+
+def _is_identity(transform: torch.distributions.Transform) -> bool:
+    return getattr(transform, "base_transform", transform) is _IDENTITY
+
 
 class PotentialMessenger(Messenger):
     """Sets each latent site from its slice of the flat unconstrained vector ``z`` (D,) and
@@ -57,21 +63,30 @@ class PotentialMessenger(Messenger):
             )
         start, stop, shape = slot
         transform = biject_to(msg.fn.support)
+        if _is_identity(transform):  # real support: no transform, no Jacobian
+            value = self.z[start:stop] if self.nesting is None else self.z[:, start:stop]
+            msg.value = value.reshape(self._shape(shape, transform))
+            msg.done = True
+            return
         if self.nesting is None:
             unconstrained = self.z[start:stop].reshape(shape)
             value = transform(unconstrained)
             log_det = transform.log_abs_det_jacobian(unconstrained, value).sum()
         else:
-            batch_rank = len(shape) - transform.domain.event_dim
-            pad = (1,) * (self.nesting - batch_rank)
-            num_chains = self.z.shape[0]
-            unconstrained = self.z[:, start:stop].reshape((num_chains,) + pad + shape)
+            unconstrained = self.z[:, start:stop].reshape(self._shape(shape, transform))
             value = transform(unconstrained)
             log_det = transform.log_abs_det_jacobian(unconstrained, value)
-            log_det = log_det.reshape(num_chains, -1).sum(-1)
+            log_det = log_det.reshape(self.z.shape[0], -1).sum(-1)
         self.log_det = self.log_det + log_det
         msg.value = value
         msg.done = True
+
+    def _shape(self, shape: torch.Size, transform: torch.distributions.Transform) -> tuple:
+        """The shape of a latent's unconstrained value: its own, or with the chain dim."""
+        if self.nesting is None:
+            return shape
+        pad = (1,) * (self.nesting - (len(shape) - transform.domain.event_dim))
+        return (self.z.shape[0],) + pad + tuple(shape)
 
     def _pyro_post_sample(self, msg: Message) -> None:
         infer = msg.infer
