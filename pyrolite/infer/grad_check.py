@@ -57,15 +57,22 @@ def check_finite_grads(
 
 
 def _all_finite(grads: list[torch.Tensor]) -> bool:
-    """Whether every entry of ``grads`` is finite: one fused pass and one host sync (torch's
-    check behind GradScaler; multiplying by 1 leaves the grads unchanged)."""
+    """Whether every entry of ``grads`` is finite: one fused pass and one host sync per
+    device (torch's check behind GradScaler; multiplying by 1 leaves the grads unchanged)."""
+    by_device: dict[torch.device, list[torch.Tensor]] = {}
+    for g in grads:
+        by_device.setdefault(g.device, []).append(g)
+    return all(_all_finite_on_one_device(group) for group in by_device.values())
+
+
+def _all_finite_on_one_device(grads: list[torch.Tensor]) -> bool:
     device = grads[0].device
     found = torch.zeros(1, device=device)
     try:
         torch._amp_foreach_non_finite_check_and_unscale_(grads, found, torch.ones(1, device=device))
         return not bool(found)
-    except (RuntimeError, NotImplementedError):  # grads on several devices, sparse grads,
-        pass  # or a backend the fused check does not cover: one sync per grad instead
+    except Exception:  # noqa: BLE001 - sparse grads, or a backend the fused check does not
+        pass  # cover (its error types differ by backend): one sync per grad instead
     return all(_finite(g) for g in grads)
 
 

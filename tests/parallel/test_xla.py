@@ -79,13 +79,10 @@ def train(flow, x, steps=4):
     pyro.clear_param_store()
     pyro.set_rng_seed(1)
     svi = SVI(model, guide, pyro.optim.Adam({"lr": 0.1}), Trace_ELBO())
-    # SVI's finite-gradient check (on with validation) takes one fused norm over all grads,
-    # which torch cannot do across devices; until it groups them by device it is off here
     losses = []
-    with pyro.validation_enabled(False):
-        for _ in range(steps):
-            losses.append(svi.step(x))
-            sync_devices(flow.stage_devices)
+    for _ in range(steps):
+        losses.append(svi.step(x))
+        sync_devices(flow.stage_devices)
     return losses
 
 
