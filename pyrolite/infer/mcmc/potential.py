@@ -102,6 +102,8 @@ class ModelPotential:
             with messenger:
                 self.model(*self.model_args, **self.model_kwargs)
             return -(messenger.log_joint + messenger.log_det)
+        if z.shape[0] == 1:  # one chain needs no vectorising; vmap would only add overhead
+            return self._energy(z[0]).unsqueeze(0)
         if self.mode == "vmap":
             return self._batched_energy(z)
         return torch.stack([self._energy(z_c) for z_c in z])
