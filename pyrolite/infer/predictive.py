@@ -115,7 +115,10 @@ class Predictive:
                 result[name] = _value(trace, name)
                 continue
             shape = tuple(probe.nodes[name].value.shape)
-            result[name] = _value(trace, name).reshape((self.num_samples,) + shape)
+            value = _value(trace, name)
+            if value.shape == torch.Size(shape):  # observed data: the same in every sample
+                value = value.expand((self.num_samples,) + shape)
+            result[name] = value.reshape((self.num_samples,) + shape)
         return result
 
 

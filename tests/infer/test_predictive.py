@@ -52,3 +52,12 @@ def test_return_sites_and_errors():
         Predictive(model, posterior_samples={"w": torch.zeros(3, 2), "sigma": torch.ones(4)})
     with pytest.raises(ValueError, match="needs"):
         Predictive(model)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_observed_data_is_returned_once_per_sample(parallel):
+    samples = {"w": torch.randn(5, 2), "sigma": torch.ones(5)}
+    y = torch.arange(6.0)
+    pred = Predictive(model, posterior_samples=samples, parallel=parallel)(X, y)
+    assert pred["y"].shape == (5, 6)
+    assert torch.equal(pred["y"], y.expand(5, 6))
