@@ -93,15 +93,20 @@ class SVI:
         With validation enabled (the default), a NaN or infinite gradient raises a
         ``ValueError`` naming the params and sites involved, before the optimiser steps.
         """
-        with _ParamCollector() as collector:
-            loss = self.loss_and_grads(self.model, self.guide, *args, **kwargs)
+        loss, params = self._loss_and_grads(args, kwargs)
         if is_validation_enabled():
-            check_finite_grads(collector.params, self.model, self.guide, args, kwargs)
-        params = collector.params.values()
-        self.optim(params)
-        for p in params:
+            check_finite_grads(params, self.model, self.guide, args, kwargs)
+        values = params.values()
+        self.optim(values)
+        for p in values:
             p.grad = None
         return float(loss)
+
+    def _loss_and_grads(self, args: tuple, kwargs: dict) -> tuple[Any, dict[str, torch.Tensor]]:
+        """The loss, with gradients set on the leaves of the params the step used."""
+        with _ParamCollector() as collector:
+            loss = self.loss_and_grads(self.model, self.guide, *args, **kwargs)
+        return loss, collector.params
 
     def save_checkpoint(self, path: str, extra: dict | None = None) -> None:
         """Save params, optimiser and RNG state atomically (see ``svi_checkpoint``)."""

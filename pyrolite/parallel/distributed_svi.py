@@ -40,7 +40,7 @@ import torch.distributed as tdist
 from pyrolite.distributions.validation import is_validation_enabled
 from pyrolite.infer.elbo import ELBO
 from pyrolite.infer.grad_check import check_finite_grads
-from pyrolite.infer.svi import SVI, _ParamCollector
+from pyrolite.infer.svi import SVI
 
 __all__ = ["DistributedSVI"]
 
@@ -94,11 +94,6 @@ class DistributedSVI(SVI):
             else torch.device("cpu")
         )
         self._synced: set[str] = set()
-
-    def _loss_and_grads(self, args: tuple, kwargs: dict) -> tuple[Any, dict]:
-        with _ParamCollector() as collector:
-            loss = self.loss_and_grads(self.model, self.guide, *args, **kwargs)
-        return loss, collector.params
 
     def step(self, *args: Any, **kwargs: Any) -> float:
         """One step on this rank's shard; returns the loss over all ranks before the step."""
