@@ -13,7 +13,9 @@ generator.
 
 Differences from Pyro: ``full_mass`` is a bool (no block structure by site names); the number
 of leapfrog steps derived from ``trajectory_length`` is per chain and capped at 1024;
-``jit_compile`` is accepted for compatibility and currently runs eagerly.
+``jit_compile=True`` runs the model's chain-batched potential and gradient through
+``torch.compile`` (compiled once per run, seconds; then several times cheaper per leapfrog
+step); the tree building itself stays eager.
 """
 
 from __future__ import annotations

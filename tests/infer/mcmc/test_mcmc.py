@@ -1,4 +1,5 @@
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import pytest
@@ -307,6 +308,26 @@ def test_nuts_correlated_gaussian_mean_and_covariance():
             # E[(x_i - m_i)(x_j - m_j)] = cov_ij; the product's own ESS gives its MCSE
             assert within(centred[..., i] * centred[..., j], COV[i, j]), f"cov[{i}, {j}]"
     assert mcmc.num_divergences == 0
+
+
+def test_jit_compiled_potential_samples_the_same_posterior():
+    mcmc = MCMC(
+        NUTS(gamma_exponential, jit_compile=True),
+        num_samples=300,
+        warmup_steps=200,
+        num_chains=4,
+        progress_bar=False,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mcmc.run(X)
+    fallbacks = [w for w in caught if "potential failed" in str(w.message)]
+    assert not fallbacks, "the compiled potential fell back to eager"
+    rate = mcmc.get_samples(group_by_chain=True)["rate"]
+    assert within(rate, 8 / 6.6)
+    assert within((rate - 8 / 6.6) ** 2, 8 / 6.6**2)
+    assert mcmc.potential.num_evaluations > 500 * 4  # counted through the compiled path
+    assert pyro.is_validation_enabled()  # the compiler's set-up did not switch it off
 
 
 def test_nuts_gamma_exponential_four_chains():
