@@ -239,15 +239,18 @@ def numpyro_config(model, args, chains, warmup, samples, chain_method: str) -> C
     return run
 
 
-def pyrolite_config(model, args, chains, warmup, samples, chain_method: str) -> Config:
-    """pyrolite's ``MCMC(NUTS(model))`` through its Pyro-compatible API."""
+def pyrolite_config(
+    model, args, chains, warmup, samples, chain_method: str, jit_compile: bool = False
+) -> Config:
+    """pyrolite's ``MCMC(NUTS(model))`` through its Pyro-compatible API (``jit_compile``:
+    the potential through ``torch.compile``, compilation included in the wall time)."""
     import pyrolite
     from pyrolite.infer import MCMC, NUTS
 
     def run(seed: int) -> Run:
         pyrolite.set_rng_seed(seed)
         mcmc = MCMC(
-            NUTS(model),
+            NUTS(model, jit_compile=jit_compile),
             samples,
             warmup_steps=warmup,
             num_chains=chains,
@@ -260,6 +263,12 @@ def pyrolite_config(model, args, chains, warmup, samples, chain_method: str) -> 
         return Run(wall, draws, mcmc.num_divergences, float(np.mean(list(steps))))
 
     return run
+
+
+def pyrolite_mode(mode: str) -> tuple[str, bool]:
+    """``"batched"``/``"seq"`` with an optional ``"_jit"`` -> (chain_method, jit_compile)."""
+    method = "vectorized" if mode.startswith("batched") else "sequential"
+    return method, mode.endswith("_jit")
 
 
 def pyrolite_available() -> bool:

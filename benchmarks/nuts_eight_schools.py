@@ -3,7 +3,8 @@
 Configs (those whose library is installed), interleaved with the order rotated per repeat,
 seed ``seed + repeat`` for all: ``pyro_mp`` (Pyro's processes, forced on small machines),
 ``pyro_seq`` (4 runs of one chain), ``numpyro_vectorized``, ``numpyro_sequential``,
-``pyrolite_batched`` (pyrolite's chains in one batch), ``pyrolite_seq``; optional
+``pyrolite_batched`` (pyrolite's chains in one batch), ``pyrolite_seq``,
+``pyrolite_batched_jit`` (the same with ``NUTS(jit_compile=True)``); optional
 ``pyro_default``, ``pyro_jit_seq``. Each run is timed whole (setup, 500 warmup, 1000 draws;
 NumPyro's JIT compilation included, and its compile seconds reported from JAX's log).
 Reported per config: wall s, min ESS and min bulk ESS over the 10 scalars, ESS/s, max split
@@ -28,6 +29,7 @@ from nuts_common import (
     pyro_config,
     pyrolite_available,
     pyrolite_config,
+    pyrolite_mode,
     run_interleaved,
     set_threads,
     summarise,
@@ -38,7 +40,7 @@ Y = np.array([28, 8, -3, 7, -1, 1, 18, 12], dtype=np.float32)
 SIGMA = np.array([15, 10, 16, 11, 9, 11, 10, 18], dtype=np.float32)
 SITES = ["mu", "tau", "theta_tilde"]
 DEFAULT = ["pyro_mp", "pyro_seq", "numpyro_vectorized", "numpyro_sequential"]
-DEFAULT += ["pyrolite_batched", "pyrolite_seq"]
+DEFAULT += ["pyrolite_batched", "pyrolite_seq", "pyrolite_batched_jit"]
 OPTIONAL = ["pyro_default", "pyro_jit_seq"]
 
 
@@ -86,9 +88,11 @@ def make_configs(names: list[str], chains: int, warmup: int, samples: int) -> di
         elif lib == "pyrolite" and mode != "mp" and pyrolite_available():
             import pyrolite
 
-            method = "vectorized" if mode == "batched" else "sequential"
+            method, jit = pyrolite_mode(mode)
             model = ppl_model(pyrolite)
-            configs[name] = pyrolite_config(model, torch_args, chains, warmup, samples, method)
+            configs[name] = pyrolite_config(
+                model, torch_args, chains, warmup, samples, method, jit_compile=jit
+            )
         else:
             print(f"skipping {name}: its library (or pyrolite's NUTS) is not installed")
     return configs

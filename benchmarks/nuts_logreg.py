@@ -1,9 +1,10 @@
 """W4 ``nuts_logreg``: NUTS on Bayesian logistic regression, N=5000, D=25 (BENCHMARKS.md).
 
-One chain (default: configs ``pyro_seq``, ``numpyro_sequential``, ``pyrolite_batched``;
-2 repeats) or, with ``--chains 4 --tag 4chains``, four (``pyro_mp``, ``pyro_seq``,
-``numpyro_vectorized``, ``numpyro_sequential``, ``pyrolite_batched``, ``pyrolite_seq``;
-1 repeat). 500 warmup + 1000 draws; timed and reported as W3, over the 26 scalars (w, b).
+One chain (default: configs ``pyro_seq``, ``numpyro_sequential``, ``pyrolite_batched``,
+``pyrolite_batched_jit``; 2 repeats) or, with ``--chains 4 --tag 4chains``, four
+(``pyro_mp``, ``pyro_seq``, ``numpyro_vectorized``, ``numpyro_sequential``,
+``pyrolite_batched``, ``pyrolite_seq``, ``pyrolite_batched_jit``; 1 repeat). 500 warmup +
+1000 draws; timed and reported as W3, over the 26 scalars (w, b).
 
     python benchmarks/nuts_logreg.py [--chains 1] [--repeats 2] [--threads 1] [--seed 0]
 """
@@ -24,6 +25,7 @@ from nuts_common import (
     pyro_config,
     pyrolite_available,
     pyrolite_config,
+    pyrolite_mode,
     run_interleaved,
     set_threads,
     summarise,
@@ -32,9 +34,9 @@ from nuts_common import (
 
 N, D = 5000, 25
 SITES = ["w", "b"]
-ONE_CHAIN = ["pyro_seq", "numpyro_sequential", "pyrolite_batched"]
+ONE_CHAIN = ["pyro_seq", "numpyro_sequential", "pyrolite_batched", "pyrolite_batched_jit"]
 FOUR_CHAINS = ["pyro_mp", "pyro_seq", "numpyro_vectorized", "numpyro_sequential"]
-FOUR_CHAINS += ["pyrolite_batched", "pyrolite_seq"]
+FOUR_CHAINS += ["pyrolite_batched", "pyrolite_seq", "pyrolite_batched_jit"]
 
 
 def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -92,9 +94,11 @@ def make_configs(names: list[str], chains: int, warmup: int, samples: int) -> di
         elif lib == "pyrolite" and pyrolite_available():
             import pyrolite
 
-            method = "vectorized" if mode == "batched" else "sequential"
+            method, jit = pyrolite_mode(mode)
             model = ppl_model(pyrolite)
-            configs[name] = pyrolite_config(model, torch_args, chains, warmup, samples, method)
+            configs[name] = pyrolite_config(
+                model, torch_args, chains, warmup, samples, method, jit_compile=jit
+            )
         else:
             print(f"skipping {name}: its library (or pyrolite's NUTS) is not installed")
     return configs

@@ -1,7 +1,8 @@
 """W5 ``nuts_many_chains``: NUTS on eight schools with 128 chains (BENCHMARKS.md).
 
 500 warmup + 500 draws per chain, 2 repeats, configs interleaved. ``numpyro_vectorized`` and
-``pyrolite_batched`` (``MCMC(num_chains=128)``) run all 128 chains. Pyro is not run at 128
+``pyrolite_batched`` (``MCMC(num_chains=128)``; ``pyrolite_batched_jit`` with
+``NUTS(jit_compile=True)``) run all 128 chains. Pyro is not run at 128
 chains: ``pyro_seq`` runs 2 chains one after another (each ``MCMC(num_chains=1)``) and the
 128-chain figures are EXTRAPOLATED: sequential wall = 128 x seconds per chain; the
 "2-process ideal" = that / 2 (a perfect use of two cores, not measured); total ESS = 128 x
@@ -33,7 +34,7 @@ from nuts_common import (
 )
 from nuts_eight_schools import SIGMA, SITES, Y, numpyro_model, ppl_model
 
-DEFAULT = ["numpyro_vectorized", "pyro_seq", "pyrolite_batched"]
+DEFAULT = ["numpyro_vectorized", "pyro_seq", "pyrolite_batched", "pyrolite_batched_jit"]
 
 
 def extrapolate(measured: dict, measured_chains: int, chains: int) -> dict:
@@ -81,12 +82,19 @@ def main(argv: list[str] | None = None) -> dict:
         configs["numpyro_vectorized"] = numpyro_config(
             numpyro_model, np_args, args.chains, warmup, samples, "vectorized"
         )
-    if "pyrolite_batched" in names and pyrolite_available():
-        import pyrolite
+    for name in ("pyrolite_batched", "pyrolite_batched_jit"):
+        if name in names and pyrolite_available():
+            import pyrolite
 
-        configs["pyrolite_batched"] = pyrolite_config(
-            ppl_model(pyrolite), torch_args, args.chains, warmup, samples, "vectorized"
-        )
+            configs[name] = pyrolite_config(
+                ppl_model(pyrolite),
+                torch_args,
+                args.chains,
+                warmup,
+                samples,
+                "vectorized",
+                jit_compile=name.endswith("_jit"),
+            )
     skipped = set(names) - set(configs)
     if skipped:
         print(f"skipping {sorted(skipped)}: library (or pyrolite's NUTS) not installed")
