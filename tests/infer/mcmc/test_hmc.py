@@ -2,21 +2,9 @@ import math
 
 import pytest
 import torch
+from gaussian_targets import COV, MEAN, gaussian
 
 from pyrolite.infer.mcmc.hmc import HMC, HMCState
-
-MEAN = torch.tensor([1.0, -2.0], dtype=torch.float64)
-COV = torch.tensor([[1.0, 1.6], [1.6, 4.0]], dtype=torch.float64)  # correlation 0.8
-
-
-def gaussian(mean, cov):
-    precision = torch.linalg.inv(cov)
-
-    def potential(z):
-        d = z - mean
-        return 0.5 * ((d @ precision) * d).sum(-1)
-
-    return potential
 
 
 def run(kernel, num_chains, dim, warmup, samples, seed=0):

@@ -2,23 +2,11 @@ import collections
 
 import pytest
 import torch
+from gaussian_targets import COV, MEAN, gaussian
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from pyrolite.infer.mcmc.integrator import potential_and_grad_from
 from pyrolite.infer.mcmc.nuts import NUTS, build_tree
-
-MEAN = torch.tensor([1.0, -2.0], dtype=torch.float64)
-COV = torch.tensor([[1.0, 1.6], [1.6, 4.0]], dtype=torch.float64)  # correlation 0.8
-
-
-def gaussian(mean, cov):
-    precision = torch.linalg.inv(cov)
-
-    def potential(z):
-        d = z - mean
-        return 0.5 * ((d @ precision) * d).sum(-1)
-
-    return potential
 
 
 def run(kernel, num_chains, dim, warmup, samples, seed=0):
