@@ -207,7 +207,8 @@ class MCMC:
     def diagnostics(self) -> dict[str, Any]:
         """Per site ``{"n_eff": (*shape), "r_hat": (*shape)}``; and, per chain,
         ``"divergences"`` (draw indices), ``"acceptance rate"``, ``"step size"``,
-        ``"mean num steps"`` (leapfrog steps per draw) and ``"mean tree depth"``."""
+        ``"mean num steps"`` (leapfrog steps per draw), ``"mean tree depth"`` and
+        ``"E-BFMI"`` (Stan's energy diagnostic; below 0.3 flags poor exploration)."""
         from pyrolite.infer.mcmc.util import diagnostics as site_diagnostics
 
         samples = self._require_run()

@@ -14,7 +14,7 @@ import torch
 class RunRecord:
     """Draws ``(C, n, D)`` after warmup, and per iteration (warmup included) ``(C, T)``
     statistics: ``accept_prob``, ``diverging``, ``num_steps``, ``step_size`` and, when the
-    kernel reports it, ``tree_depth``."""
+    kernel reports them, ``tree_depth`` and ``energy`` (the Hamiltonian of the draw)."""
 
     def __init__(
         self,
@@ -25,6 +25,7 @@ class RunRecord:
         step_size: torch.Tensor,
         tree_depth: torch.Tensor | None,
         num_warmup: int,
+        energy: torch.Tensor | None = None,
     ) -> None:
         self.draws = draws
         self.accept_prob = accept_prob
@@ -32,6 +33,7 @@ class RunRecord:
         self.num_steps = num_steps
         self.step_size = step_size
         self.tree_depth = tree_depth
+        self.energy = energy
         self.num_warmup = num_warmup
         self.final_state: Any = None
 
@@ -64,11 +66,16 @@ class RunRecord:
             if self.tree_depth is None:
                 self.tree_depth = torch.zeros_like(self.num_steps)
             self.tree_depth[i] = depth
+        energy = getattr(state, "energy", None)
+        if energy is not None:
+            if self.energy is None:
+                self.energy = torch.zeros_like(self.step_size)
+            self.energy[i] = energy
 
     def finish(self, state: Any) -> None:
         """Keep the last state; put the chain dim first: draws (C, n, D), stats (C, T)."""
         self.final_state = state
-        for name in ("accept_prob", "diverging", "num_steps", "step_size", "tree_depth"):
+        for name in ("accept_prob", "diverging", "num_steps", "step_size", "tree_depth", "energy"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value.transpose(0, 1).contiguous())
@@ -80,6 +87,7 @@ class RunRecord:
         if len(records) == 1:
             return records[0]
         depths = [r.tree_depth for r in records]
+        energies = [r.energy for r in records]
         joined = cls(
             draws=torch.cat([r.draws for r in records]),
             accept_prob=torch.cat([r.accept_prob for r in records]),
@@ -88,6 +96,7 @@ class RunRecord:
             step_size=torch.cat([r.step_size for r in records]),
             tree_depth=None if any(d is None for d in depths) else torch.cat(depths),
             num_warmup=records[0].num_warmup,
+            energy=None if any(e is None for e in energies) else torch.cat(energies),
         )
         joined.final_state = [r.final_state for r in records]
         return joined
@@ -102,11 +111,14 @@ class RunRecord:
         }
         if self.tree_depth is not None:
             stats["tree_depth"] = self.tree_depth[:, num_warmup:]
+        if self.energy is not None:
+            stats["energy"] = self.energy[:, num_warmup:]
         return stats
 
     def chain_stats(self, num_warmup: int) -> dict[str, dict[str, Any]]:
         """Per chain (keys ``"chain 0"``, ...): divergent draw indices, mean acceptance,
-        the step size used for sampling, mean leapfrog steps and mean tree depth."""
+        the step size used for sampling, mean leapfrog steps, mean tree depth and, when the
+        energies were recorded, Stan's E-BFMI (below 0.3 flags poor exploration)."""
         stats = self.sample_stats(num_warmup)
         chains = [f"chain {c}" for c in range(self.draws.shape[0])]
         depth = stats.get("tree_depth")
@@ -116,7 +128,7 @@ class RunRecord:
         def per_chain(values: torch.Tensor) -> dict[str, Any]:
             return dict(zip(chains, values.tolist(), strict=True))
 
-        return {
+        result = {
             "divergences": {
                 c: row.nonzero().flatten().tolist()
                 for c, row in zip(chains, stats["diverging"], strict=True)
@@ -126,3 +138,10 @@ class RunRecord:
             "mean num steps": per_chain(stats["n_steps"].double().mean(1)),
             "mean tree depth": per_chain(depth.double().mean(1)),
         }
+        energy = stats.get("energy")
+        if energy is not None and energy.shape[1] > 1:
+            energy = energy.double()
+            jumps = energy.diff(dim=1).pow(2).sum(1)
+            spread = (energy - energy.mean(1, keepdim=True)).pow(2).sum(1)
+            result["E-BFMI"] = per_chain(jumps / spread)
+        return result
