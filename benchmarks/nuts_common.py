@@ -271,6 +271,44 @@ def pyrolite_mode(mode: str) -> tuple[str, bool]:
     return method, mode.endswith("_jit")
 
 
+def make_named_configs(
+    names: list[str],
+    ppl_model: Callable,
+    numpyro_model: Callable,
+    data: tuple[np.ndarray, ...],
+    chains: int,
+    warmup: int,
+    samples: int,
+) -> dict:
+    """The named configs (``<library>_<mode>``) whose library is installed, all on the same
+    ``data`` (numpy arrays: torch tensors for Pyro/pyrolite, jax arrays for NumPyro).
+    ``ppl_model(lib)`` builds the model in a library with Pyro's API."""
+    torch_args = tuple(torch.tensor(a) for a in data)
+    pyro, has_numpyro = try_import("pyro"), try_import("numpyro") is not None
+    configs = {}
+    for name in names:
+        lib, _, mode = name.partition("_")
+        if lib == "pyro" and pyro is not None:
+            configs[name] = pyro_config(
+                pyro, ppl_model(pyro), torch_args, chains, warmup, samples, mode
+            )
+        elif lib == "numpyro" and has_numpyro:
+            import jax.numpy as jnp
+
+            args = tuple(jnp.asarray(a) for a in data)
+            configs[name] = numpyro_config(numpyro_model, args, chains, warmup, samples, mode)
+        elif lib == "pyrolite" and mode != "mp" and pyrolite_available():
+            import pyrolite
+
+            method, jit = pyrolite_mode(mode)
+            configs[name] = pyrolite_config(
+                ppl_model(pyrolite), torch_args, chains, warmup, samples, method, jit_compile=jit
+            )
+        else:
+            print(f"skipping {name}: its library (or pyrolite's NUTS) is not installed")
+    return configs
+
+
 def pyrolite_available() -> bool:
     try:
         from pyrolite.infer import MCMC, NUTS  # noqa: F401

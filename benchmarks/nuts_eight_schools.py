@@ -19,21 +19,15 @@ import argparse
 import os
 
 import numpy as np
-import torch
 from harness import RESULTS_DIR, write_results
 from nuts_common import (
     add_common_args,
     base_result,
-    numpyro_config,
+    make_named_configs,
     print_table,
-    pyro_config,
-    pyrolite_available,
-    pyrolite_config,
-    pyrolite_mode,
     run_interleaved,
     set_threads,
     summarise,
-    try_import,
 )
 
 Y = np.array([28, 8, -3, 7, -1, 1, 18, 12], dtype=np.float32)
@@ -71,31 +65,8 @@ def numpyro_model(sigma, y):
 
 def make_configs(names: list[str], chains: int, warmup: int, samples: int) -> dict:
     """The named configs whose library is installed."""
-    torch_args = (torch.tensor(SIGMA), torch.tensor(Y))
-    pyro, has_numpyro = try_import("pyro"), try_import("numpyro") is not None
-    configs = {}
-    for name in names:
-        lib, _, mode = name.partition("_")
-        if lib == "pyro" and pyro is not None:
-            configs[name] = pyro_config(
-                pyro, ppl_model(pyro), torch_args, chains, warmup, samples, mode
-            )
-        elif lib == "numpyro" and has_numpyro:
-            import jax.numpy as jnp
-
-            args = (jnp.asarray(SIGMA), jnp.asarray(Y))
-            configs[name] = numpyro_config(numpyro_model, args, chains, warmup, samples, mode)
-        elif lib == "pyrolite" and mode != "mp" and pyrolite_available():
-            import pyrolite
-
-            method, jit = pyrolite_mode(mode)
-            model = ppl_model(pyrolite)
-            configs[name] = pyrolite_config(
-                model, torch_args, chains, warmup, samples, method, jit_compile=jit
-            )
-        else:
-            print(f"skipping {name}: its library (or pyrolite's NUTS) is not installed")
-    return configs
+    data = (SIGMA, Y)
+    return make_named_configs(names, ppl_model, numpyro_model, data, chains, warmup, samples)
 
 
 def main(argv: list[str] | None = None) -> dict:

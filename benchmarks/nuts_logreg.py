@@ -20,16 +20,11 @@ from harness import RESULTS_DIR, write_results
 from nuts_common import (
     add_common_args,
     base_result,
-    numpyro_config,
+    make_named_configs,
     print_table,
-    pyro_config,
-    pyrolite_available,
-    pyrolite_config,
-    pyrolite_mode,
     run_interleaved,
     set_threads,
     summarise,
-    try_import,
 )
 
 N, D = 5000, 25
@@ -76,32 +71,8 @@ def numpyro_model(X, y):
 
 def make_configs(names: list[str], chains: int, warmup: int, samples: int) -> dict:
     """The named configs whose library is installed."""
-    X, y = make_data(0)
-    torch_args = (torch.tensor(X), torch.tensor(y))
-    pyro, has_numpyro = try_import("pyro"), try_import("numpyro") is not None
-    configs = {}
-    for name in names:
-        lib, _, mode = name.partition("_")
-        if lib == "pyro" and pyro is not None:
-            configs[name] = pyro_config(
-                pyro, ppl_model(pyro), torch_args, chains, warmup, samples, mode
-            )
-        elif lib == "numpyro" and has_numpyro:
-            import jax.numpy as jnp
-
-            args = (jnp.asarray(X), jnp.asarray(y))
-            configs[name] = numpyro_config(numpyro_model, args, chains, warmup, samples, mode)
-        elif lib == "pyrolite" and pyrolite_available():
-            import pyrolite
-
-            method, jit = pyrolite_mode(mode)
-            model = ppl_model(pyrolite)
-            configs[name] = pyrolite_config(
-                model, torch_args, chains, warmup, samples, method, jit_compile=jit
-            )
-        else:
-            print(f"skipping {name}: its library (or pyrolite's NUTS) is not installed")
-    return configs
+    data = make_data(0)
+    return make_named_configs(names, ppl_model, numpyro_model, data, chains, warmup, samples)
 
 
 def main(argv: list[str] | None = None) -> dict:
