@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import os
 import re
 import statistics
 import time
@@ -46,16 +45,6 @@ class Run:
 
 
 Config = Callable[[int], Run]
-
-
-def set_threads(threads: int) -> None:
-    """Pin torch's intra-op threads and (if JAX is not yet imported) XLA's CPU pool."""
-    torch.set_num_threads(threads)
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "intra_op_parallelism_threads" not in flags:
-        os.environ["XLA_FLAGS"] = (
-            f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
-        ).strip()
 
 
 def try_import(name: str):

@@ -19,14 +19,13 @@ import argparse
 import os
 
 import numpy as np
-from harness import RESULTS_DIR, write_results
+from harness import RESULTS_DIR, pin_threads, write_results
 from nuts_common import (
     add_common_args,
     base_result,
     make_named_configs,
     print_table,
     run_interleaved,
-    set_threads,
     summarise,
 )
 
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_common_args(parser, warmup=500, samples=1000, repeats=2)
     parser.add_argument("--chains", type=int, default=4)
     args = parser.parse_args(argv)
-    set_threads(args.threads)
+    pin_threads(args.threads)
     names = args.configs.split(",") if args.configs else DEFAULT
     unknown = set(names) - set(DEFAULT + OPTIONAL)
     if unknown:

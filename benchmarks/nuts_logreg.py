@@ -16,14 +16,13 @@ import os
 
 import numpy as np
 import torch
-from harness import RESULTS_DIR, write_results
+from harness import RESULTS_DIR, pin_threads, write_results
 from nuts_common import (
     add_common_args,
     base_result,
     make_named_configs,
     print_table,
     run_interleaved,
-    set_threads,
     summarise,
 )
 
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 2 if args.chains == 1 else 1
-    set_threads(args.threads)
+    pin_threads(args.threads)
     default = ONE_CHAIN if args.chains == 1 else FOUR_CHAINS
     names = args.configs.split(",") if args.configs else default
     unknown = set(names) - set(ONE_CHAIN + FOUR_CHAINS + ["pyro_default", "pyro_jit_seq"])

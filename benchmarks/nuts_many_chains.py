@@ -18,7 +18,7 @@ import argparse
 import os
 
 import torch
-from harness import RESULTS_DIR, write_results
+from harness import RESULTS_DIR, pin_threads, write_results
 from nuts_common import (
     add_common_args,
     base_result,
@@ -28,7 +28,6 @@ from nuts_common import (
     pyrolite_available,
     pyrolite_config,
     run_interleaved,
-    set_threads,
     summarise,
     try_import,
 )
@@ -61,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--chains", type=int, default=128)
     parser.add_argument("--pyro-chains", type=int, default=2)
     args = parser.parse_args(argv)
-    set_threads(args.threads)
+    pin_threads(args.threads)
     names = args.configs.split(",") if args.configs else DEFAULT
     unknown = set(names) - set(DEFAULT)
     if unknown:
