@@ -1,4 +1,7 @@
-"""Gaussian targets shared by the kernel tests: a correlated 2-d Gaussian and its potential."""
+"""Shared by the kernel tests: Gaussian targets, a driver that samples them, and the Monte Carlo
+standard error their moment checks use."""
+
+import collections
 
 import torch
 
@@ -15,3 +18,26 @@ def gaussian(mean: torch.Tensor, cov: torch.Tensor):
         return 0.5 * ((d @ precision) * d).sum(-1)
 
     return potential
+
+
+def run(kernel, num_chains, dim, warmup, samples, seed=0):
+    """Run ``kernel`` (HMC or NUTS) from zeros; returns the last state, the draws
+    ``(C, samples, D)`` and each draw's ``accept_prob``, ``num_steps``, ``tree_depth`` and
+    ``diverging``, each ``(C, samples)``."""
+    state = kernel.init(torch.zeros(num_chains, dim, dtype=torch.float64), None, warmup, seed)
+    draws, infos = [], collections.defaultdict(list)
+    for i in range(warmup + samples):
+        state = kernel.sample(state)
+        if i >= warmup:
+            draws.append(state.z)
+            for name in ("accept_prob", "num_steps", "tree_depth", "diverging"):
+                infos[name].append(getattr(state, name))
+    return state, torch.stack(draws, 1), {k: torch.stack(v, 1) for k, v in infos.items()}
+
+
+def mcse(values, num_batches=20):
+    """Monte Carlo standard error of the mean over (chains, draws) by batch means per chain."""
+    chains, draws = values.shape
+    means = values[:, : draws // num_batches * num_batches].reshape(chains, num_batches, -1)
+    per_chain = means.mean(-1).std(-1) / num_batches**0.5
+    return (per_chain**2).sum().sqrt() / chains

@@ -2,29 +2,9 @@ import math
 
 import pytest
 import torch
-from gaussian_targets import COV, MEAN, gaussian
+from gaussian_targets import COV, MEAN, gaussian, mcse, run
 
 from pyrolite.infer.mcmc.hmc import HMC, HMCState
-
-
-def run(kernel, num_chains, dim, warmup, samples, seed=0):
-    state = kernel.init(torch.zeros(num_chains, dim, dtype=torch.float64), None, warmup, seed)
-    draws, steps, diverging = [], [], []
-    for i in range(warmup + samples):
-        state = kernel.sample(state)
-        if i >= warmup:
-            draws.append(state.z)
-            steps.append(state.num_steps)
-            diverging.append(state.diverging)
-    return state, torch.stack(draws, 1), torch.stack(steps, 1), torch.stack(diverging, 1)
-
-
-def mcse(values, num_batches=20):
-    """Monte Carlo standard error of the mean over (chains, draws) by batch means per chain."""
-    chains, draws = values.shape
-    means = values[:, : draws // num_batches * num_batches].reshape(chains, num_batches, -1)
-    per_chain = means.mean(-1).std(-1) / num_batches**0.5
-    return (per_chain**2).sum().sqrt() / chains
 
 
 # Trajectories here are kept well under pi in the whitened geometry: near pi, fixed-length HMC
@@ -32,7 +12,7 @@ def mcse(values, num_batches=20):
 @pytest.mark.parametrize("full_mass", [False, True])
 def test_correlated_gaussian(full_mass):
     kernel = HMC(potential_fn=gaussian(MEAN, COV), trajectory_length=1.0, full_mass=full_mass)
-    state, x, _, diverging = run(kernel, 4, 2, 200, 600)
+    state, x, info = run(kernel, 4, 2, 200, 600)
     assert isinstance(state, HMCState) and not state.warmup and state.i == 800
     # Means and second moments about the true mean, each within 4.5 Monte Carlo standard
     # errors (batch means, 20 batches of 30 draws per chain).
@@ -43,13 +23,13 @@ def test_correlated_gaussian(full_mass):
             product = d[..., i] * d[..., j]
             err = abs(float(product.mean()) - float(COV[i, j]))
             assert err < 4.5 * float(mcse(product)), (i, j, float(product.mean()))
-    assert not diverging.any()
+    assert not info["diverging"].any()
 
 
 def test_diagonal_adaptation_recovers_very_different_scales():
     scales = torch.logspace(-1, 1, 10, dtype=torch.float64)
     kernel = HMC(potential_fn=lambda z: 0.5 * ((z / scales) ** 2).sum(-1), trajectory_length=1.5)
-    state, x, _, _ = run(kernel, 4, 10, 300, 300)
+    state, x, _ = run(kernel, 4, 10, 300, 300)
     # Last window 150-250: 100 draws per chain, but HMC's short trajectories leave an ESS of
     # only about 25 for a squared coordinate there, so a variance estimate's relative sd is
     # about sqrt(2 / 25) = 0.28; 4 sd on the log scale is a factor of about 3.
@@ -89,7 +69,7 @@ def test_huge_step_size_diverges_and_rejects():
 def test_same_seed_same_chain():
     def draws(seed):
         kernel = HMC(potential_fn=gaussian(MEAN, COV), num_steps=3)
-        _, x, _, _ = run(kernel, 2, 2, 30, 5, seed=seed)
+        _, x, _ = run(kernel, 2, 2, 30, 5, seed=seed)
         return x
 
     assert torch.equal(draws(5), draws(5))
@@ -117,7 +97,7 @@ def test_skewed_target_moments():
     # z = log x with x ~ Gamma(2, 1): E[z] = digamma(2), Var[z] = trigamma(2); within 4.5
     # batch-means standard errors.
     kernel = HMC(potential_fn=lambda z: (z.exp() - 2 * z).sum(-1), trajectory_length=1.0)
-    _, x, _, _ = run(kernel, 4, 3, 200, 600, seed=1)
+    _, x, _ = run(kernel, 4, 3, 200, 600, seed=1)
     mean, var = float(torch.special.digamma(torch.tensor(2.0))), 0.6449340668
     for i in range(3):
         values = x[..., i]

@@ -1,32 +1,10 @@
-import collections
-
 import pytest
 import torch
-from gaussian_targets import COV, MEAN, gaussian
+from gaussian_targets import COV, MEAN, gaussian, mcse, run
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from pyrolite.infer.mcmc.integrator import potential_and_grad_from
 from pyrolite.infer.mcmc.nuts import NUTS, build_tree
-
-
-def run(kernel, num_chains, dim, warmup, samples, seed=0):
-    state = kernel.init(torch.zeros(num_chains, dim, dtype=torch.float64), None, warmup, seed)
-    draws, infos = [], collections.defaultdict(list)
-    for i in range(warmup + samples):
-        state = kernel.sample(state)
-        if i >= warmup:
-            draws.append(state.z)
-            for name in ("accept_prob", "num_steps", "tree_depth", "diverging"):
-                infos[name].append(getattr(state, name))
-    return state, torch.stack(draws, 1), {k: torch.stack(v, 1) for k, v in infos.items()}
-
-
-def mcse(values, num_batches=20):
-    """Monte Carlo standard error of the mean over (chains, draws) by batch means per chain."""
-    chains, draws = values.shape
-    means = values[:, : draws // num_batches * num_batches].reshape(chains, num_batches, -1)
-    per_chain = means.mean(-1).std(-1) / num_batches**0.5
-    return (per_chain**2).sum().sqrt() / chains
 
 
 @pytest.mark.parametrize("full_mass", [False, True])
