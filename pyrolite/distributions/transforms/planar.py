@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional
 
-from pyrolite.distributions import constraints
-from pyrolite.distributions.transforms.transform_module import TransformModule
+from pyrolite.distributions.transforms.cached_inverse import CachedInverseTransformModule
 
 __all__ = ["Planar", "planar"]
 
 
-class Planar(TransformModule):
+class Planar(CachedInverseTransformModule):
     """``y = x + u_hat * tanh(w . x + b)`` on vectors of size ``input_dim`` (``event_dim = 1``).
 
     Params: ``bias`` ``(1,)``, ``u`` ``(input_dim,)``, ``w`` ``(input_dim,)``, initialised
@@ -28,24 +25,12 @@ class Planar(TransformModule):
     needs for its own draws.
     """
 
-    domain = constraints.real_vector
-    codomain = constraints.real_vector
-    bijective = True
-
     def __init__(self, input_dim: int) -> None:
-        super().__init__(cache_size=1)
-        if input_dim < 1:
-            raise ValueError(f"Planar: input_dim must be >= 1, got {input_dim}")
+        super().__init__(input_dim)
         self.bias = nn.Parameter(torch.empty(1))
         self.u = nn.Parameter(torch.empty(input_dim))
         self.w = nn.Parameter(torch.empty(input_dim))
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Draw every parameter from ``Uniform(-1/sqrt(input_dim), 1/sqrt(input_dim))``."""
-        bound = 1.0 / math.sqrt(self.u.numel())
-        for p in (self.bias, self.u, self.w):
-            nn.init.uniform_(p, -bound, bound)
 
     def u_hat(self) -> torch.Tensor:
         """The reparameterised ``u`` with ``w . u_hat > -1``, shape ``(input_dim,)``."""
@@ -55,13 +40,6 @@ class Planar(TransformModule):
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         act = torch.tanh(x @ self.w + self.bias.squeeze(-1))
         return x + self.u_hat() * act.unsqueeze(-1)
-
-    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError(
-            "Planar has no closed-form inverse; .inv works only on the value this transform "
-            "last returned (cached). To evaluate densities of arbitrary points, use a flow "
-            "with an inverse (AffineCoupling, or AffineAutoregressive's .inv)"
-        )
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log(1 + (1 - tanh^2(w . x + b)) w . u_hat)``, shape ``x.shape[:-1]``."""
