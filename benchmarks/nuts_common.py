@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import re
 import statistics
 import time
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from harness import environment, rotated
+from harness import RESULTS_DIR, environment, rotated, write_results
 
 from pyrolite.infer.mcmc.util import (
     bulk_effective_sample_size,
@@ -432,3 +433,30 @@ def add_common_args(parser, warmup: int, samples: int, repeats: int | None) -> N
     parser.add_argument("--configs", default="", help="comma list (default: the workload's)")
     parser.add_argument("--tag", default="", help="suffix of the default --out file name")
     parser.add_argument("--out", default=None)
+
+
+def config_names(args, default: list[str], known: list[str]) -> list[str]:
+    """The names given by ``--configs`` (else ``default``); exits if one is not in ``known``."""
+    names = args.configs.split(",") if args.configs else default
+    unknown = set(names) - set(known)
+    if unknown:
+        raise SystemExit(f"unknown configs {sorted(unknown)}; choose from {known}")
+    return names
+
+
+def run_workload(configs: dict[str, Config], args, workload: str, sites: list[str], **extra):
+    """Runs ``configs`` interleaved; the result is ``base_result``, then ``extra``, then the
+    per-config ``configs`` summary and the ``per_repeat`` runs."""
+    per_run = run_interleaved(configs, args.repeats, args.seed, sites)
+    return {
+        **base_result(workload, args, args.chains),
+        **extra,
+        "configs": summarise(per_run),
+        "per_repeat": per_run,
+    }
+
+
+def write_workload(result: dict, args, stem: str) -> None:
+    """Writes ``result`` to ``--out``, else to ``results/{stem}[_{tag}].json``."""
+    tag = f"_{args.tag}" if args.tag else ""
+    write_results(result, args.out or os.path.join(RESULTS_DIR, f"{stem}{tag}.json"))

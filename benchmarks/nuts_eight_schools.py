@@ -16,17 +16,16 @@ R-hat, post-warmup divergences, mean leapfrog steps per draw, posterior means.
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
-from harness import RESULTS_DIR, pin_threads, write_results
+from harness import pin_threads
 from nuts_common import (
     add_common_args,
-    base_result,
+    config_names,
     make_named_configs,
     print_table,
-    run_interleaved,
-    summarise,
+    run_workload,
+    write_workload,
 )
 
 Y = np.array([28, 8, -3, 7, -1, 1, 18, 12], dtype=np.float32)
@@ -74,22 +73,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--chains", type=int, default=4)
     args = parser.parse_args(argv)
     pin_threads(args.threads)
-    names = args.configs.split(",") if args.configs else DEFAULT
-    unknown = set(names) - set(DEFAULT + OPTIONAL)
-    if unknown:
-        raise SystemExit(f"unknown configs {sorted(unknown)}; choose from {DEFAULT + OPTIONAL}")
+    names = config_names(args, DEFAULT, DEFAULT + OPTIONAL)
     configs = make_configs(names, args.chains, args.warmup, args.samples)
-    per_run = run_interleaved(configs, args.repeats, args.seed, SITES)
-    summary = summarise(per_run)
-    result = {
-        **base_result("W3 nuts_eight_schools", args, args.chains),
-        "reference_posterior_means": {"mu": 4.41, "tau": 3.60},
-        "configs": summary,
-        "per_repeat": per_run,
-    }
-    print_table(summary)
-    tag = f"_{args.tag}" if args.tag else ""
-    write_results(result, args.out or os.path.join(RESULTS_DIR, f"nuts_eight_schools{tag}.json"))
+    result = run_workload(
+        configs,
+        args,
+        "W3 nuts_eight_schools",
+        SITES,
+        reference_posterior_means={"mu": 4.41, "tau": 3.60},
+    )
+    print_table(result["configs"])
+    write_workload(result, args, "nuts_eight_schools")
     return result
 
 

@@ -12,18 +12,17 @@ One chain (default: configs ``pyro_seq``, ``numpyro_sequential``, ``pyrolite_bat
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 import torch
-from harness import RESULTS_DIR, pin_threads, write_results
+from harness import pin_threads
 from nuts_common import (
     add_common_args,
-    base_result,
+    config_names,
     make_named_configs,
     print_table,
-    run_interleaved,
-    summarise,
+    run_workload,
+    write_workload,
 )
 
 N, D = 5000, 25
@@ -82,23 +81,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.repeats is None:
         args.repeats = 2 if args.chains == 1 else 1
     pin_threads(args.threads)
-    default = ONE_CHAIN if args.chains == 1 else FOUR_CHAINS
-    names = args.configs.split(",") if args.configs else default
-    unknown = set(names) - set(ONE_CHAIN + FOUR_CHAINS + ["pyro_default", "pyro_jit_seq"])
-    if unknown:
-        raise SystemExit(f"unknown configs {sorted(unknown)}")
+    known = ONE_CHAIN + FOUR_CHAINS + ["pyro_default", "pyro_jit_seq"]
+    names = config_names(args, ONE_CHAIN if args.chains == 1 else FOUR_CHAINS, known)
     configs = make_configs(names, args.chains, args.warmup, args.samples)
-    per_run = run_interleaved(configs, args.repeats, args.seed, SITES)
-    summary = summarise(per_run)
-    result = {
-        **base_result("W4 nuts_logreg", args, args.chains),
-        "tag": args.tag,
-        "configs": summary,
-        "per_repeat": per_run,
-    }
-    print_table(summary)
-    tag = f"_{args.tag}" if args.tag else ""
-    write_results(result, args.out or os.path.join(RESULTS_DIR, f"nuts_logreg{tag}.json"))
+    result = run_workload(configs, args, "W4 nuts_logreg", SITES, tag=args.tag)
+    print_table(result["configs"])
+    write_workload(result, args, "nuts_logreg")
     return result
 
 

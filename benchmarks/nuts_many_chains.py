@@ -15,21 +15,20 @@ all chains pooled.
 from __future__ import annotations
 
 import argparse
-import os
 
 import torch
-from harness import RESULTS_DIR, pin_threads, write_results
+from harness import pin_threads
 from nuts_common import (
     add_common_args,
-    base_result,
+    config_names,
     numpyro_config,
     print_table,
     pyro_config,
     pyrolite_available,
     pyrolite_config,
-    run_interleaved,
-    summarise,
+    run_workload,
     try_import,
+    write_workload,
 )
 from nuts_eight_schools import SIGMA, SITES, Y, numpyro_model, ppl_model
 
@@ -61,10 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pyro-chains", type=int, default=2)
     args = parser.parse_args(argv)
     pin_threads(args.threads)
-    names = args.configs.split(",") if args.configs else DEFAULT
-    unknown = set(names) - set(DEFAULT)
-    if unknown:
-        raise SystemExit(f"unknown configs {sorted(unknown)}; choose from {DEFAULT}")
+    names = config_names(args, DEFAULT, DEFAULT)
     torch_args = (torch.tensor(SIGMA), torch.tensor(Y))
     warmup, samples = args.warmup, args.samples
     configs = {}
@@ -97,13 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     skipped = set(names) - set(configs)
     if skipped:
         print(f"skipping {sorted(skipped)}: library (or pyrolite's NUTS) not installed")
-    per_run = run_interleaved(configs, args.repeats, args.seed, SITES)
-    summary = summarise(per_run)
-    result = {
-        **base_result("W5 nuts_many_chains", args, args.chains),
-        "configs": summary,
-        "per_repeat": per_run,
-    }
+    result = run_workload(configs, args, "W5 nuts_many_chains", SITES)
+    summary = result["configs"]
     if "pyro_seq" in summary:
         result["pyro_extrapolated"] = extrapolate(
             summary["pyro_seq"], args.pyro_chains, args.chains
@@ -117,8 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{e['bulk_ess_min']:.0f}, bulk ESS/s {e['bulk_ess_per_s_sequential']:.1f} "
             f"(ideal {e['bulk_ess_per_s_2_process_ideal']:.1f})"
         )
-    tag = f"_{args.tag}" if args.tag else ""
-    write_results(result, args.out or os.path.join(RESULTS_DIR, f"nuts_many_chains{tag}.json"))
+    write_workload(result, args, "nuts_many_chains")
     return result
 
 
