@@ -438,6 +438,7 @@ def add_common_args(parser, warmup: int, samples: int, repeats: int | None) -> N
 def config_names(args, default: list[str], known: list[str]) -> list[str]:
     """The names given by ``--configs`` (else ``default``); exits if one is not in ``known``."""
     names = args.configs.split(",") if args.configs else default
+    known = list(dict.fromkeys(known))
     unknown = set(names) - set(known)
     if unknown:
         raise SystemExit(f"unknown configs {sorted(unknown)}; choose from {known}")
