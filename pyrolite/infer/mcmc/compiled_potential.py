@@ -16,8 +16,8 @@ from collections.abc import Callable
 import torch
 
 from pyrolite.distributions.validation import enable_validation, is_validation_enabled
-
-PotentialAndGrad = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+from pyrolite.infer.mcmc.integrator import PotentialAndGrad, potential_and_grad_from
+from pyrolite.primitives import validation_enabled
 
 
 class CompiledPotential:
@@ -28,26 +28,17 @@ class CompiledPotential:
     def __init__(self, energies: Callable[[torch.Tensor], torch.Tensor], eager: PotentialAndGrad):
         self.eager = eager
         self.failed = False
-
-        def potential_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            z = z.detach().requires_grad_(True)
-            energy = energies(z)
-            (grad,) = torch.autograd.grad(energy.sum(), z)
-            return energy.detach(), grad
-
         # torch's compiler switches distribution validation off process-wide when it first
         # sets itself up; keep the user's setting
         validating = is_validation_enabled()
-        self.compiled = torch.compile(potential_and_grad, dynamic=False)
+        self.compiled = torch.compile(potential_and_grad_from(energies), dynamic=False)
         enable_validation(validating)
 
     def __call__(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.failed:
             return self.eager(z)
-        validating = is_validation_enabled()
-        enable_validation(False)
         try:
-            with torch.enable_grad():
+            with validation_enabled(False):
                 return self.compiled(z)
         except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager
             warnings.warn(
@@ -57,5 +48,3 @@ class CompiledPotential:
             )
             self.failed = True
             return self.eager(z)
-        finally:
-            enable_validation(validating)

@@ -33,6 +33,7 @@ from pyrolite import poutine
 from pyrolite.distributions import biject_to
 from pyrolite.infer.autoguide.initialization import InitMessenger, init_to_uniform, init_to_value
 from pyrolite.infer.mcmc.compiled_potential import CompiledPotential
+from pyrolite.infer.mcmc.integrator import potential_and_grad_from
 from pyrolite.infer.mcmc.potential_messenger import PotentialMessenger
 from pyrolite.poutine.trace_struct import Trace
 from pyrolite.primitives import validation_enabled
@@ -79,6 +80,7 @@ class ModelPotential:
         self.num_dims = sum(stop - start for start, stop, _ in layout.values())
         self._batched_energy = torch.func.vmap(self._energy)
         self._batched_values = torch.func.vmap(self._values)
+        self._energies_and_grad = potential_and_grad_from(self._energies)
 
     # -- one chain ------------------------------------------------------------------------
     def _run(self, z: torch.Tensor, record: bool) -> PotentialMessenger:
@@ -120,11 +122,8 @@ class ModelPotential:
         return self._potential_and_grad(z)
 
     def _potential_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.enable_grad(), validation_enabled(False):
-            z = z.detach().requires_grad_(True)
-            energy = self._energies(z)
-            (grad,) = torch.autograd.grad(energy.sum(), z)
-        return energy.detach(), grad
+        with validation_enabled(False):
+            return self._energies_and_grad(z)
 
     def compiled_potential_and_grad(self) -> Callable[[torch.Tensor], tuple]:
         """:meth:`potential_and_grad` through ``torch.compile`` (``jit_compile=True``): the
