@@ -36,10 +36,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vae import Decoder, Encoder, run_epoch  # noqa: E402
+from vae import VAE, run_epoch  # noqa: E402
 
 import pyrolite as pyro  # noqa: E402
 import pyrolite.distributions as dist  # noqa: E402
@@ -49,15 +48,13 @@ from pyrolite.infer import SVI, Trace_ELBO  # noqa: E402
 from pyrolite.parallel import DistributedFlow, available_devices, sync_devices  # noqa: E402
 
 
-class FlowPriorVAE(nn.Module):
-    """p(x | z) p(z) with p(z) a placed flow (``prior_flow=None``: a standard Normal)."""
+class FlowPriorVAE(VAE):
+    """The VAE of ``tutorials/vae.py`` (same networks and guide) with p(z) a placed flow
+    (``prior_flow=None``: a standard Normal)."""
 
     def __init__(self, z_dim: int, hidden_dim: int, prior_flow: DistributedFlow | None) -> None:
-        super().__init__()
-        self.encoder = Encoder(z_dim, hidden_dim)
-        self.decoder = Decoder(z_dim, hidden_dim)
+        super().__init__(z_dim, hidden_dim)
         self.prior_flow = prior_flow
-        self.z_dim = z_dim
 
     def prior(self, batch: int) -> dist.Distribution:
         """p(z) with batch_shape (batch,) and event_shape (z_dim,)."""
@@ -74,12 +71,6 @@ class FlowPriorVAE(nn.Module):
             z = pyro.sample("latent", self.prior(x.shape[0]))
             probs = self.decoder(z)
             pyro.sample("obs", dist.Bernoulli(probs, validate_args=False).to_event(1), obs=x)
-
-    def guide(self, x: torch.Tensor) -> None:
-        pyro.module("encoder", self.encoder)
-        with pyro.plate("data", x.shape[0]):
-            z_loc, z_scale = self.encoder(x)
-            pyro.sample("latent", dist.Normal(z_loc, z_scale).to_event(1))
 
 
 class SyncedSVI:
