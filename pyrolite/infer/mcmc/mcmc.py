@@ -17,9 +17,12 @@ from typing import Any
 
 import torch
 
+from pyrolite.infer.mcmc.integrator import potential_and_grad_from
 from pyrolite.infer.mcmc.potential import ModelPotential, device_of, initialize_model
 from pyrolite.infer.mcmc.progress import ProgressBar
 from pyrolite.infer.mcmc.run_record import RunRecord
+from pyrolite.infer.mcmc.summary import print_summary, to_arviz
+from pyrolite.infer.mcmc.util import diagnostics as site_diagnostics
 from pyrolite.primitives import validation_enabled
 
 __all__ = ["MCMC"]
@@ -158,8 +161,6 @@ class MCMC:
                 "a kernel built from potential_fn needs initial_params: a tensor (C, D) of "
                 "unconstrained starting points (or (D,) shared by every chain)"
             )
-        from pyrolite.infer.mcmc.integrator import potential_and_grad_from
-
         z0 = initial_params.expand(num_chains, initial_params.shape[-1]).clone()
         if device is not None:
             z0 = z0.to(device)
@@ -209,8 +210,6 @@ class MCMC:
         ``"divergences"`` (draw indices), ``"acceptance rate"``, ``"step size"``,
         ``"mean num steps"`` (leapfrog steps per draw), ``"mean tree depth"`` and
         ``"E-BFMI"`` (Stan's energy diagnostic; below 0.3 flags poor exploration)."""
-        from pyrolite.infer.mcmc.util import diagnostics as site_diagnostics
-
         samples = self._require_run()
         result: dict[str, Any] = {}
         for name, stats in site_diagnostics(samples).items():
@@ -221,14 +220,10 @@ class MCMC:
     def summary(self, prob: float = 0.9) -> None:
         """Print mean, sd, median, the ``prob`` interval, bulk ESS and split R-hat per
         parameter, and the number of divergences."""
-        from pyrolite.infer.mcmc.summary import print_summary
-
         print_summary(self._require_run(), num_divergences=self.num_divergences, prob=prob)
 
     def to_arviz(self) -> Any:
         """An ``arviz.InferenceData`` with the draws and the sampler statistics."""
-        from pyrolite.infer.mcmc.summary import to_arviz
-
         samples = self._require_run()
         return to_arviz(samples, sample_stats=self._record.sample_stats(self.warmup_steps))
 
