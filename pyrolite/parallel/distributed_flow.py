@@ -158,14 +158,18 @@ class DistributedFlow(TransformModule):
         """``y = flow(x)``, as ``__call__``."""
         return self(x)
 
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
-        home = x.device
+    def _run_forward(self, x: torch.Tensor) -> list[tuple]:
+        """``(input, output)`` of each stage on its device, running the stages from ``x``."""
         pairs = []
         for part, device in self._placed:
             x_stage = x.to(device)
             x = part(x_stage)
             pairs.append((x_stage, x))
-        y = x.to(home)
+        return pairs
+
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        pairs = self._run_forward(x)
+        y = pairs[-1][1].to(x.device)
         self._stash(_without(pairs, y))
         return y
 
@@ -191,13 +195,7 @@ class DistributedFlow(TransformModule):
             if pairs[-1][1] is None:
                 pairs[-1] = (pairs[-1][0], y.to(self.stage_devices[-1]))
             return pairs
-        # not a pair this flow made: run the stages again from x
-        pairs = []
-        for part, device in self._placed:
-            x_stage = x.to(device)
-            x = part(x_stage)
-            pairs.append((x_stage, x))
-        return pairs
+        return self._run_forward(x)  # not a pair this flow made: run the stages again
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log |det dy/dx|`` summed over the flow's domain event dims, on ``y``'s device."""
