@@ -1,22 +1,16 @@
 """The eight schools tutorial: both fits run, the figures are written, the non-centred
 posterior mean of mu agrees with the reference."""
 
-import importlib.util
 import math
 import os
 
-from pyrolite.infer.mcmc.util import effective_sample_size
+from tutorial_loader import load_tutorial
 
-HERE = os.path.dirname(__file__)
-TUTORIALS = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, "tutorials"))
+from pyrolite.infer.mcmc.util import effective_sample_size
 
 
 def test_eight_schools_smoke(tmp_path, capsys):
-    path = os.path.join(TUTORIALS, "eight_schools.py")
-    spec = importlib.util.spec_from_file_location("eight_schools_tutorial", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    fits = module.main(["--smoke", "--chains", "2", "--out", str(tmp_path)])
+    fits = load_tutorial("eight_schools").main(["--smoke", "--chains", "2", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert out.count("Number of divergences") == 2
     for name in ("trace.png", "pair_log_tau_theta0.png"):

@@ -1,17 +1,13 @@
 """The flows tutorial runs in smoke mode, writes its figures, and every flow type fits
 held-out data better than the standard Normal it starts from."""
 
-import importlib.util
 import os
 
-HERE = os.path.dirname(__file__)
-TUTORIAL = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir, "tutorials", "flows.py"))
+from tutorial_loader import load_tutorial
 
 
 def test_smoke(tmp_path):
-    spec = importlib.util.spec_from_file_location("flows_tutorial", TUTORIAL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tutorial("flows")
     results = module.main(["--smoke", "--out", str(tmp_path)])
     assert set(results) == {"moons", "ring"}
     for dataset, scores in results.items():

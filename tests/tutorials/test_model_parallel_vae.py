@@ -1,18 +1,14 @@
 """The model-parallel VAE tutorial runs in smoke mode: both priors learn, figures written."""
 
-import importlib.util
 import os
 
-TUTORIAL = os.path.join(
-    os.path.dirname(__file__), os.pardir, os.pardir, "tutorials", "model_parallel_vae.py"
-)
+from tutorial_loader import load_tutorial
 
 
 def test_smoke_run_trains_both_priors_and_writes_figures(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("model_parallel_vae_tutorial", TUTORIAL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.main(["--smoke", "--devices", "cpu", "cpu", "--out", str(tmp_path)])
+    result = load_tutorial("model_parallel_vae").main(
+        ["--smoke", "--devices", "cpu", "cpu", "--out", str(tmp_path)]
+    )
     for name in ("test_elbo.png", "prior_samples.png"):
         assert os.path.getsize(tmp_path / name) > 1000, name
     assert result["stage_devices"] == ["cpu"] * 8

@@ -1,28 +1,20 @@
 """The PPCA tutorial runs in smoke mode, writes its figures, and its fits find the direction."""
 
-import importlib.util
 import math
 import os
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "tutorials", "ppca.py")
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("ppca_tutorial", TUTORIAL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tutorial_loader import load_tutorial
 
 
 def test_smoke_writes_figures(tmp_path):
-    summary = load().main(["--smoke", "--out", str(tmp_path)])
+    summary = load_tutorial("ppca").main(["--smoke", "--out", str(tmp_path)])
     for name in ("directions.png", "regenerated.png", "losses.png"):
         assert os.path.getsize(tmp_path / name) > 1000, name
     assert set(summary) == {"MAP", "VI"}
 
 
 def test_short_run_finds_the_principal_direction(tmp_path):
-    summary = load().main(["--steps", "400", "--n", "200", "--out", str(tmp_path)])
+    summary = load_tutorial("ppca").main(["--steps", "400", "--n", "200", "--out", str(tmp_path)])
     # The sample principal direction of n = 200 points with eigenvalues l1 = |w|^2 + s^2 =
     # 5.25, l2 = s^2 = 0.25 has angle sd sqrt(l1 l2 / (n (l1 - l2)^2)) = 0.016 rad ~ 0.9 deg
     # around the truth; 5 deg is over 5 sd.

@@ -1,16 +1,12 @@
 """The main job's tutorial runs in smoke mode on real MNIST and writes its figures."""
 
-import importlib.util
 import os
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "tutorials", "vae.py")
+from tutorial_loader import load_tutorial
 
 
 def test_smoke_run_learns_and_writes_figures(tmp_path):
-    spec = importlib.util.spec_from_file_location("vae_tutorial", TUTORIAL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.main(["--smoke", "--out", str(tmp_path)])
+    result = load_tutorial("vae").main(["--smoke", "--out", str(tmp_path)])
     for name in ("elbo.png", "reconstructions_and_samples.png", "embedding.png"):
         assert os.path.getsize(tmp_path / name) > 1000, name
     # one epoch on 1000 images: far from converged, but well above the untrained
