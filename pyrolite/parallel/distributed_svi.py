@@ -37,9 +37,7 @@ from typing import Any
 import torch
 import torch.distributed as tdist
 
-from pyrolite.distributions.validation import is_validation_enabled
 from pyrolite.infer.elbo import ELBO
-from pyrolite.infer.grad_check import check_finite_grads
 from pyrolite.infer.svi import SVI
 
 __all__ = ["DistributedSVI"]
@@ -95,26 +93,20 @@ class DistributedSVI(SVI):
         )
         self._synced: set[str] = set()
 
-    def step(self, *args: Any, **kwargs: Any) -> float:
-        """One step on this rank's shard; returns the loss over all ranks before the step."""
+    def _loss_and_grads(self, args: tuple, kwargs: dict) -> tuple[float, dict[str, torch.Tensor]]:
+        """The loss over all ranks, with every rank's grads reduced onto the params the step
+        read. ``SVI.step`` then checks them (every rank holds the same reduced grads, so all
+        ranks raise together or none) and takes the same optimiser step on each rank."""
         _require_process_group()
-        loss, params = self._loss_and_grads(args, kwargs)
+        loss, params = super()._loss_and_grads(args, kwargs)
         new = [name for name in params if name not in self._synced]
         if new:
             self._broadcast_from_rank_0([params[name] for name in new])
             self._synced.update(new)
             for p in params.values():
                 p.grad = None
-            loss, params = self._loss_and_grads(args, kwargs)
-        values = list(params.values())
-        loss = self._all_reduce(values, float(loss))
-        if is_validation_enabled():
-            # every rank holds the same reduced grads, so all ranks raise together or none
-            check_finite_grads(params, self.model, self.guide, args, kwargs)
-        self.optim(values)
-        for p in values:
-            p.grad = None
-        return loss
+            loss, params = super()._loss_and_grads(args, kwargs)
+        return self._all_reduce(list(params.values()), float(loss)), params
 
     def evaluate_loss(self, *args: Any, **kwargs: Any) -> float:
         """The loss over all ranks (reduced like the gradients), with no parameter change."""
