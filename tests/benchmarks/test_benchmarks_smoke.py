@@ -2,13 +2,8 @@
 
 import json
 import math
-import os
-import sys
 
 import pytest
-
-BENCH = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks")
-sys.path.insert(0, os.path.abspath(BENCH))
 
 
 @pytest.mark.parametrize(

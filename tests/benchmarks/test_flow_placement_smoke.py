@@ -1,13 +1,8 @@
 """The flow placement benchmark runs on tiny sizes, agrees across placements, writes JSON."""
 
 import json
-import os
-import sys
 
 import pytest
-
-BENCH = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks")
-sys.path.insert(0, os.path.abspath(BENCH))
 
 
 def test_flow_placement_smoke(tmp_path):

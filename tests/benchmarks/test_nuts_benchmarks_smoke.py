@@ -7,13 +7,8 @@ compilation dominates (about 20 s per config), so each script runs at most one N
 import importlib.util
 import json
 import math
-import os
-import sys
 
 import pytest
-
-BENCH = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks")
-sys.path.insert(0, os.path.abspath(BENCH))
 
 TINY = ["--warmup", "20", "--samples", "20", "--repeats", "1"]
 
