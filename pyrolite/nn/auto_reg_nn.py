@@ -146,8 +146,6 @@ class AutoRegressiveNN(nn.Module):
         if self.skip_layer is not None:
             h = h + self.skip_layer(x)
         h = h.reshape(x.shape[:-1] + (self.output_multiplier, self.input_dim))
-        if self.output_multiplier == 1:
-            return h.squeeze(-2)
         blocks = [
             b.squeeze(-2) if p == 1 else b
             for b, p in zip(h.split(self.param_dims, -2), self.param_dims, strict=True)
