@@ -59,11 +59,10 @@ class AutoNormalizingFlow(AutoContinuous):
 
     def _setup_posterior(self) -> None:
         transform = self._init_transform_fn(self.latent_dim)
-        if isinstance(transform, (list, tuple)) or (
-            isinstance(transform, ComposeTransform) and not isinstance(transform, nn.Module)
-        ):
-            parts = transform.parts if isinstance(transform, ComposeTransform) else transform
-            transform = ComposeTransformModule(parts)
+        if isinstance(transform, ComposeTransform) and not isinstance(transform, nn.Module):
+            transform = transform.parts
+        if isinstance(transform, (list, tuple)):
+            transform = ComposeTransformModule(transform)
         if not isinstance(transform, Transform) or transform.domain.event_dim != 1:
             raise ValueError(
                 f"{type(self).__name__}: init_transform_fn({self.latent_dim}) must return a "
