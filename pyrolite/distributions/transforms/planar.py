@@ -37,13 +37,17 @@ class Planar(CachedInverseTransformModule):
         wu = self.w @ self.u
         return self.u + (functional.softplus(wu) - 1 - wu) * self.w / (self.w @ self.w)
 
+    def _act(self, x: torch.Tensor) -> torch.Tensor:
+        """``tanh(w . x + b)``, shape ``x.shape[:-1]``."""
+        return torch.tanh(x @ self.w + self.bias.squeeze(-1))
+
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        act = torch.tanh(x @ self.w + self.bias.squeeze(-1))
+        act = self._act(x)
         return x + self.u_hat() * act.unsqueeze(-1)
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log(1 + (1 - tanh^2(w . x + b)) w . u_hat)``, shape ``x.shape[:-1]``."""
-        act = torch.tanh(x @ self.w + self.bias.squeeze(-1))
+        act = self._act(x)
         # w . u_hat = softplus(w . u) - 1 > -1 and 1 - tanh^2 lies in (0, 1]
         return torch.log1p((1 - act.pow(2)) * (self.w @ self.u_hat()))
 
