@@ -102,8 +102,12 @@ FLOWS: dict[str, Callable[[], T.ComposeTransformModule]] = {
 SAMPLEABLE = {"affine autoregressive", "affine coupling"}
 # the networks diverge at larger rates; planar and radial layers have a handful of
 # parameters each and need larger steps to move in a few thousand steps
-LEARNING_RATES = {"affine autoregressive": 5e-3, "affine coupling": 5e-3, "planar": 2e-2}
-LEARNING_RATES["radial"] = 2e-2
+LEARNING_RATES = {
+    "affine autoregressive": 5e-3,
+    "affine coupling": 5e-3,
+    "planar": 2e-2,
+    "radial": 2e-2,
+}
 
 
 def flow_density(normalizer: T.ComposeTransformModule) -> dist.TransformedDistribution:
