@@ -37,6 +37,7 @@ from torch.distributions import constraints
 from torch.distributions.transforms import ComposeTransform, Transform
 
 from pyrolite.distributions.transforms.transform_module import TransformModule
+from pyrolite.infer.autoguide.guide import sum_rightmost
 from pyrolite.parallel.devices import DeviceLike, resolve_device
 
 __all__ = ["DistributedFlow", "place_stages"]
@@ -64,10 +65,6 @@ class _StatelessStage(nn.Module):
 
     def extra_repr(self) -> str:
         return repr(self.transform)
-
-
-def _sum_rightmost(value: torch.Tensor, dims: int) -> torch.Tensor:
-    return value.sum(tuple(range(-dims, 0))) if dims > 0 else value
 
 
 def _without(pairs: list[tuple], result: torch.Tensor) -> list[tuple]:
@@ -204,7 +201,7 @@ class DistributedFlow(TransformModule):
         for i, (part, (x_i, y_i)) in enumerate(
             zip(self._parts, self._pairs_for(x, y), strict=True)
         ):
-            term = _sum_rightmost(part.log_abs_det_jacobian(x_i, y_i), self._ladj_dims[i])
+            term = sum_rightmost(part.log_abs_det_jacobian(x_i, y_i), self._ladj_dims[i])
             term = term.to(out)
             total = term if total is None else total + term
         return total
