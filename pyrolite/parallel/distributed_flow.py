@@ -115,7 +115,6 @@ class DistributedFlow(TransformModule):
         )
         for module, device in zip(self.stages, self.stage_devices, strict=True):
             module.to(device)
-        self._parts: list[Transform] = stages
         self._placed = list(zip(stages, self.stage_devices, strict=True))
         self._compose = ComposeTransform(stages)
         # event dims each stage's log-determinant is summed over to reach the flow's
@@ -198,11 +197,9 @@ class DistributedFlow(TransformModule):
         """``log |det dy/dx|`` summed over the flow's domain event dims, on ``y``'s device."""
         out = y.device
         total = None
-        for i, (part, (x_i, y_i)) in enumerate(
-            zip(self._parts, self._pairs_for(x, y), strict=True)
-        ):
-            term = sum_rightmost(part.log_abs_det_jacobian(x_i, y_i), self._ladj_dims[i])
-            term = term.to(out)
+        pairs = self._pairs_for(x, y)
+        for (part, _), dims, (x_i, y_i) in zip(self._placed, self._ladj_dims, pairs, strict=True):
+            term = sum_rightmost(part.log_abs_det_jacobian(x_i, y_i), dims).to(out)
             total = term if total is None else total + term
         return total
 
