@@ -31,6 +31,7 @@ params in the same order in each step (true when all ranks run the same program)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -129,8 +130,8 @@ class DistributedSVI(SVI):
         keeps ``grad = None`` (so the optimiser skips it, as in one process).
         """
         device = self._comm_device
-        grads = [p.grad for p in params if p.grad is not None]
-        dtype = torch.cat([g.reshape(-1)[:0] for g in grads]).dtype if grads else torch.float32
+        grad_dtypes = [p.grad.dtype for p in params if p.grad is not None]
+        dtype = functools.reduce(torch.promote_types, grad_dtypes) if grad_dtypes else torch.float32
         has_grad = [float(p.grad is not None) for p in params]
         flat = torch.cat(
             [
