@@ -36,8 +36,8 @@ from torch import nn
 from torch.distributions import constraints
 from torch.distributions.transforms import ComposeTransform, Transform
 
+from pyrolite.distributions.reductions import sum_rightmost
 from pyrolite.distributions.transforms.transform_module import TransformModule
-from pyrolite.infer.autoguide.guide import sum_rightmost
 from pyrolite.parallel.devices import DeviceLike, resolve_device
 
 __all__ = ["DistributedFlow", "place_stages"]

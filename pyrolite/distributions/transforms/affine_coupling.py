@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from pyrolite.distributions import constraints
+from pyrolite.distributions.reductions import sum_rightmost
 from pyrolite.distributions.transforms.clamp import clamp_preserve_gradients
 from pyrolite.distributions.transforms.transform_module import TransformModule
 from pyrolite.nn.dense_nn import DenseNN
@@ -99,9 +100,7 @@ class AffineCoupling(TransformModule):
         if log_scale is None:
             x1, x2 = self._split(x)
             log_scale = self._mean_log_scale(x1, x2.shape)[1]
-        return log_scale.reshape(log_scale.shape[: log_scale.dim() - self._event_dim] + (-1,)).sum(
-            -1
-        )
+        return sum_rightmost(log_scale, self._event_dim)
 
 
 def affine_coupling(

@@ -189,13 +189,6 @@ class AutoGuide:
         return get_param_store().get_param(name, init, constraint, event_dim)
 
 
-def sum_rightmost(value: torch.Tensor, n: int) -> torch.Tensor:
-    """Sum the rightmost ``n`` dims of ``value`` (``n <= 0``: unchanged)."""
-    if n <= 0:
-        return value
-    return value.reshape(value.shape[: value.dim() - n] + (-1,)).sum(-1)
-
-
 def repeat_to_full_size(
     value: torch.Tensor, cond_indep_stack: tuple, event_dim: int
 ) -> torch.Tensor:
