@@ -67,6 +67,7 @@ def main() -> None:
     weights = pyro.param("AutoNormal.locs.w").detach()
     if rank == 0:
         print(f"fitted weights {weights.tolist()} (true {TRUE_WEIGHTS.tolist()})")
+    tdist.barrier()  # no rank tears gloo down while another may still be using it
     tdist.destroy_process_group()
 
 

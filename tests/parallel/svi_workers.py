@@ -81,5 +81,7 @@ def rank_main(rank: int, world: int, out_dir: str, reduction: str) -> None:
             DistributedSVI, x[rows], y[rows], rows, reduction, world, grad_reduction=reduction
         )
         torch.save(result, os.path.join(out_dir, f"rank{rank}.pt"))
+        # no rank tears gloo down while the other may still be using it (an abort otherwise)
+        torch.distributed.barrier()
     finally:
         torch.distributed.destroy_process_group()
