@@ -151,8 +151,6 @@ class MCMC:
             z0 = self.potential.init_params
             if device is not None:
                 z0 = z0.to(device)
-            if getattr(kernel, "jit_compile", False):
-                return z0, self.potential.compiled_potential_and_grad()
             return z0, self.potential.potential_and_grad
         if getattr(kernel, "potential_fn", None) is None:
             raise ValueError("the kernel has neither a model nor a potential_fn")

@@ -33,8 +33,17 @@ import torch
 from torch import Tensor
 
 from pyrolite.infer.autoguide.initialization import init_to_uniform
-from pyrolite.infer.mcmc.hmc import HMC, MAX_DELTA_ENERGY, HMCState, Transition
-from pyrolite.infer.mcmc.integrator import PotentialAndGrad
+from pyrolite.infer.mcmc.graph_compile import Packer, compile_graph, count_evaluations
+from pyrolite.infer.mcmc.hmc import HMC, HMCState, Transition
+from pyrolite.infer.mcmc.integrator import PotentialAndGrad, kinetic_energy
+from pyrolite.infer.mcmc.nuts_tree import (
+    TreeState,
+    add_leaf,
+    begin_subtree,
+    end_subtree,
+    init_tree,
+    tree_step,
+)
 
 __all__ = ["NUTS", "build_tree"]
 
@@ -87,6 +96,18 @@ class NUTS(HMC):
             self._potential_and_grad,
             self.max_tree_depth,
             self._generator,
+            self._compiled,
+        )
+
+    def _compile(self, state: HMCState) -> Callable | None:
+        """The whole tree step compiled for the chains' shapes; the potential stays eager for
+        the step-size searches."""
+        return compile_tree_step(
+            state.z,
+            state.step_size,
+            state.inverse_mass_matrix,
+            self._potential_and_grad,
+            self.max_tree_depth,
         )
 
 
@@ -100,208 +121,100 @@ def build_tree(
     potential_and_grad: PotentialAndGrad,
     max_tree_depth: int,
     generator: torch.Generator | None = None,
+    compiled_step: CompiledTreeStep | None = None,
 ) -> Transition:
     """One NUTS iteration for every chain from ``z, p, grad (C, D)``, ``potential (C,)``.
 
     ``step_size (C,)``; ``inverse_mass_matrix (C, D)`` or ``(C, D, D)``. Returns the chosen
     point with its potential, gradient and Hamiltonian, and per chain the mean acceptance
     statistic, whether a divergent leaf was built, the number of leapfrog steps and the tree
-    depth (doublings whose subtree was kept).
+    depth (doublings whose subtree was kept). ``compiled_step`` is :func:`tree_step` compiled
+    for these shapes (see :meth:`NUTS.init`); without it the steps run eagerly.
     """
-    num_chains, dim = z.shape
-    dense = inverse_mass_matrix.dim() == 3
-    if dense:
-        inv = inverse_mass_matrix
+    num_chains = z.shape[0]
+    energy0 = potential + kinetic_energy(p, inverse_mass_matrix)
+    state = init_tree(z, p, potential, grad, energy0, max_tree_depth)
 
-        def velocity(q: Tensor) -> Tensor:
-            return torch.matmul(q, inv) if q.dim() == 3 else torch.bmm(inv, q.unsqueeze(-1))[..., 0]
+    def draw() -> Tensor:
+        return torch.rand((num_chains, 3), dtype=z.dtype, device=z.device, generator=generator)
+
+    if compiled_step is not None:
+        packed = compiled_step.packer.pack(state)
+        growing, at = compiled_step.growing
+        while True:
+            packed = compiled_step(*packed, draw(), energy0, step_size, inverse_mass_matrix)
+            count_evaluations(potential_and_grad)
+            if not bool(packed[growing][at]):
+                break
+        state = compiled_step.packer.unpack(packed)
     else:
-        inv = inverse_mass_matrix
-        inv_many = inverse_mass_matrix.unsqueeze(1)
-
-        def velocity(q: Tensor) -> Tensor:
-            return q * (inv_many if q.dim() == 3 else inv)
-
-    dtype, device = z.dtype, z.device
-    lowest = torch.finfo(dtype).min
-    energy0 = torch.add(potential, torch.linalg.vecdot(p, velocity(p)), alpha=0.5)
-
-    # The whole trajectory so far: its two ends, summed momentum, log-sum of weights, proposal.
-    z_left = z_right = z
-    p_left = p_right = p
-    g_left = g_right = grad
-    psum = p
-    log_weight = torch.zeros_like(potential)
-    prop_z, prop_potential, prop_grad, prop_energy = z, potential, grad, energy0
-
-    active = torch.ones(num_chains, dtype=torch.bool, device=device)
-    depth = torch.zeros(num_chains, dtype=torch.long, device=device)
-
-    ckpt_shape = (num_chains, max_tree_depth, dim)
-    ckpt_p = z.new_empty(ckpt_shape)
-    ckpt_psum = z.new_empty(ckpt_shape)
-    ckpt_prev = z.new_empty(ckpt_shape)
-    # Per leaf of the whole tree: its log weight, and whether the chain's subtree was already
-    # invalid (so the leaf does not count) before it was built.
-    leaf_log_w = z.new_empty((num_chains, (1 << max_tree_depth) - 1))
-    leaf_skipped = torch.empty_like(leaf_log_w, dtype=torch.bool)
-    num_leapfrog = 0
-
-    for d in range(max_tree_depth):
-        num_leaves = 1 << d
-        draws = torch.rand(
-            (num_chains, num_leaves + 2), dtype=dtype, device=device, generator=generator
-        )
-        go_right = draws[:, 0] < 0.5
-        log_u = draws[:, 1:].log()
-        right = go_right.unsqueeze(-1)
-        eps = torch.where(go_right, step_size, -step_size).unsqueeze(-1)
-        neg_half = -0.5 * eps
-        # A diagonal metric folds into the position step: z += (eps M^{-1}) p.
-        position_step = eps if dense else eps * inv
-        ze = torch.where(right, z_right, z_left)
-        pe = torch.where(right, p_right, p_left)
-        ge = torch.where(right, g_right, g_left)
-        near_p = pe
-
-        sub_psum = torch.zeros_like(p)
-        sub_log_weight = torch.full_like(potential, lowest)
-        # A chain whose tree already stopped starts invalid, so it builds nothing that counts.
-        sub_invalid = ~active
-        s_z, s_potential, s_grad, s_energy = ze, potential, ge, energy0
-        first_p = pe
-        for k in range(num_leaves):
-            p_prev = pe
-            p_half = torch.addcmul(pe, neg_half, ge)
-            ze = torch.addcmul(ze, position_step, p_half if not dense else velocity(p_half))
-            potential_e, ge = potential_and_grad(ze)
-            pe = torch.addcmul(p_half, neg_half, ge)
-            ve = velocity(pe)
-            energy_e = torch.add(potential_e, torch.linalg.vecdot(pe, ve), alpha=0.5)
-            log_w = torch.sub(energy0, energy_e).nan_to_num_(nan=lowest)
-            leaf_log_w[:, num_leapfrog] = log_w
-            leaf_skipped[:, num_leapfrog] = sub_invalid
-            num_leapfrog += 1
-
-            sub_log_weight = torch.logaddexp(sub_log_weight, log_w)
-            take = log_u[:, k] < log_w - sub_log_weight
-            take_col = take.unsqueeze(-1)
-            s_z = torch.where(take_col, ze, s_z)
-            s_grad = torch.where(take_col, ge, s_grad)
-            s_potential = torch.where(take, potential_e, s_potential)
-            s_energy = torch.where(take, energy_e, s_energy)
-            sub_psum = sub_psum + pe
-            if k == 0:
-                first_p = pe
-
-            invalid = log_w < -MAX_DELTA_ENERGY
-            hi = (k >> 1).bit_count()
-            if k % 2 == 0:
-                ckpt_p[:, hi] = pe
-                ckpt_psum[:, hi] = sub_psum
-                ckpt_prev[:, hi] = p_prev
-            else:
-                lo = hi - _trailing_ones(k) + 1
-                invalid = invalid | _subtrees_turning(
-                    ckpt_p, ckpt_psum, ckpt_prev, lo, hi, ve, sub_psum, velocity
+        for d in range(max_tree_depth):
+            num_leaves = 1 << d
+            for k in range(num_leaves):
+                u = draw()
+                if k == 0:
+                    state = state._replace(**begin_subtree(state, u))
+                leaf = add_leaf(
+                    state, u, k, energy0, step_size, inverse_mass_matrix, potential_and_grad
                 )
-            sub_invalid = sub_invalid | invalid
-            if k + 1 < num_leaves and bool(sub_invalid.all()):
+                state = state._replace(**leaf)
+                if k + 1 < num_leaves and bool(state.sub_invalid.all()):
+                    break
+            state = state._replace(**end_subtree(state, u, inverse_mass_matrix))
+            if not bool(state.running.any()):
                 break
 
-        valid = ~sub_invalid
-        take = valid & (log_u[:, num_leaves] < sub_log_weight - log_weight)
-        take_col = take.unsqueeze(-1)
-        prop_z = torch.where(take_col, s_z, prop_z)
-        prop_grad = torch.where(take_col, s_grad, prop_grad)
-        prop_potential = torch.where(take, s_potential, prop_potential)
-        prop_energy = torch.where(take, s_energy, prop_energy)
-        log_weight = torch.logaddexp(log_weight, sub_log_weight)
-        depth = depth + valid
-
-        # Chains whose subtree was discarded stop here, so the ends and sums below only need to
-        # be right for valid chains.
-        far_p = torch.where(right, p_left, p_right)
-        z_left = torch.where(right, z_left, ze)
-        p_left = torch.where(right, p_left, pe)
-        g_left = torch.where(right, g_left, ge)
-        z_right = torch.where(right, ze, z_right)
-        p_right = torch.where(right, pe, p_right)
-        g_right = torch.where(right, ge, g_right)
-        new_psum = psum + sub_psum
-        if d == 0:
-            turning = _turning(velocity(far_p), ve, new_psum)
-        else:
-            # The whole trajectory, and the two checks across the seam between old and new,
-            # batched as three (end, end, summed momentum) triples.
-            v_a = velocity(torch.stack([far_p, far_p, near_p], 1))
-            v_b = torch.stack([ve, velocity(first_p), ve], 1)
-            rho = torch.stack([new_psum, psum + first_p, sub_psum + near_p], 1)
-            turning = _turning(v_a, v_b, rho).any(-1)
-        psum = new_psum
-        active = valid & ~turning
-        if not bool(active.any()):
-            break
-
-    counted = ~leaf_skipped[:, :num_leapfrog]
-    log_w = leaf_log_w[:, :num_leapfrog]
-    num_steps = counted.sum(-1)
-    sum_accept = (log_w.clamp(max=0.0).exp() * counted).sum(-1)
-    diverging = (counted & (log_w < -MAX_DELTA_ENERGY)).any(-1)
+    num_steps = state.num_steps
     return Transition(
-        z=prop_z,
-        potential=prop_potential,
-        grad=prop_grad,
-        energy=prop_energy,
-        accept_prob=sum_accept / num_steps.clamp(min=1),
-        diverging=diverging,
+        z=state.prop_z,
+        potential=state.prop_potential,
+        grad=state.prop_grad,
+        energy=state.prop_energy,
+        accept_prob=state.sum_accept / num_steps.clamp(min=1),
+        diverging=state.diverging,
         num_steps=num_steps,
-        tree_depth=depth,
+        tree_depth=state.depth,
     )
 
 
-def _turning(v_a: Tensor, v_b: Tensor, rho: Tensor) -> Tensor:
-    """Generalised U-turn: either end's velocity has a non-positive dot with ``rho``."""
-    return torch.minimum(torch.linalg.vecdot(v_a, rho), torch.linalg.vecdot(v_b, rho)) <= 0
+def compile_tree_step(
+    z: Tensor,
+    step_size: Tensor,
+    inverse_mass_matrix: Tensor,
+    potential_and_grad: PotentialAndGrad,
+    max_tree_depth: int,
+) -> CompiledTreeStep | None:
+    """:func:`tree_step` traced and compiled for chains shaped like ``z (C, D)`` (None, with
+    a warning, when that fails). It takes and returns the :class:`TreeState` packed by its
+    ``packer``, followed by ``u (C, 3)``, ``energy0 (C,)``, ``step_size`` and
+    ``inverse_mass_matrix``."""
+    potential, grad = potential_and_grad(z)
+    state = init_tree(z, torch.zeros_like(z), potential, grad, potential, max_tree_depth)
+    packer = Packer(state)
+    num_groups = len(packer.groups)
+    u = torch.full((z.shape[0], 3), 0.5, dtype=z.dtype, device=z.device)
+
+    def step(*args: Tensor) -> list[Tensor]:
+        tree = packer.unpack(args[:num_groups])
+        u, energy0, eps, inv = args[num_groups:]
+        tree = tree_step(tree, u, energy0, eps, inv, potential_and_grad, max_tree_depth)
+        return packer.pack(tree)
+
+    example = (*packer.pack(state), u, potential, step_size, inverse_mass_matrix)
+    compiled = compile_graph(step, example, "NUTS tree step")
+    if compiled is None:
+        return None
+    return CompiledTreeStep(compiled, packer, TreeState._fields.index("growing"))
 
 
-def _subtrees_turning(
-    ckpt_p: Tensor,
-    ckpt_psum: Tensor,
-    ckpt_prev: Tensor,
-    lo: int,
-    hi: int,
-    v_new: Tensor,
-    psum: Tensor,
-    velocity: Callable[[Tensor], Tensor],
-) -> Tensor:
-    """Whether any subtree ending at the new leaf turns, ``(C,)`` bool.
+class CompiledTreeStep:
+    """A compiled :func:`tree_step` on packed states, with the :class:`Packer` and where the
+    ``growing`` flag sits in the packed list."""
 
-    Checkpoint ``i`` in ``[lo, hi]`` holds the first leaf of a subtree ending at the new leaf
-    (``i = hi`` the 2-leaf one, each lower index twice as long): its momentum, the subtree's
-    running momentum sum up to that leaf, and the momentum of the leaf before it. Checkpoint
-    ``i + 1`` starts the right half of checkpoint ``i``'s subtree, which gives the two checks
-    across the seam.
-    """
-    if hi == lo:
-        first = ckpt_p[:, hi]
-        rho = psum - ckpt_psum[:, hi] + first
-        return _turning(velocity(first), v_new, rho)
-    first = ckpt_p[:, lo : hi + 1]
-    first_psum = ckpt_psum[:, lo : hi + 1]
-    v_first = velocity(first)
-    rho = psum.unsqueeze(1) - first_psum + first
-    turning = _turning(v_first, v_new.unsqueeze(1), rho)
-    # Left half plus the right half's first leaf.
-    mid = first[:, 1:]
-    rho_left = first_psum[:, 1:] - first_psum[:, :-1] + first[:, :-1]
-    turning_left = _turning(v_first[:, :-1], v_first[:, 1:], rho_left)
-    # The left half's last leaf plus the right half.
-    before_mid = ckpt_prev[:, lo + 1 : hi + 1]
-    rho_right = psum.unsqueeze(1) - (first_psum[:, 1:] - mid) + before_mid
-    turning_right = _turning(velocity(before_mid), v_new.unsqueeze(1), rho_right)
-    return turning.any(-1) | (turning_left | turning_right).any(-1)
+    def __init__(self, fn: Callable[..., list[Tensor]], packer: Packer, growing: int) -> None:
+        self.fn = fn
+        self.packer = packer
+        self.growing = packer.group_of(growing)
 
-
-def _trailing_ones(n: int) -> int:
-    return (n ^ (n + 1)).bit_length() - 1
+    def __call__(self, *args: Tensor) -> list[Tensor]:
+        return self.fn(*args)

@@ -32,7 +32,6 @@ import torch
 from pyrolite import poutine
 from pyrolite.distributions import biject_to
 from pyrolite.infer.autoguide.initialization import InitMessenger, init_to_uniform, init_to_value
-from pyrolite.infer.mcmc.compiled_potential import CompiledPotential
 from pyrolite.infer.mcmc.integrator import potential_and_grad_from
 from pyrolite.infer.mcmc.potential_messenger import PotentialMessenger
 from pyrolite.poutine.trace_struct import Trace
@@ -124,18 +123,6 @@ class ModelPotential:
     def _potential_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with validation_enabled(False):
             return self._energies_and_grad(z)
-
-    def compiled_potential_and_grad(self) -> Callable[[torch.Tensor], tuple]:
-        """:meth:`potential_and_grad` through ``torch.compile`` (``jit_compile=True``): the
-        first call compiles (seconds), later calls on the same shape are several times
-        cheaper. Evaluations are counted in ``num_evaluations`` all the same."""
-        compiled = CompiledPotential(self._energies, self._potential_and_grad)
-
-        def potential_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            self.num_evaluations += 1
-            return compiled(z)
-
-        return potential_and_grad
 
     def constrain(
         self, z: torch.Tensor, include_deterministic: bool = False

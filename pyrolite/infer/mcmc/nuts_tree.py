@@ -1,0 +1,414 @@
+"""The steps of one NUTS tree for a batch of chains, as pure functions of a :class:`TreeState`.
+
+A tree is grown by doublings. Doubling ``d`` picks a direction per chain
+(:func:`begin_subtree`), adds ``2^d`` leaves at that end one leapfrog step at a time
+(:func:`add_leaf`), then merges the new subtree into the trajectory and checks the whole
+trajectory for a U-turn (:func:`end_subtree`). All chains move in lockstep; a chain whose tree
+has stopped keeps integrating, but what it builds is marked invalid and never counts.
+
+The eager driver (:func:`pyrolite.infer.mcmc.nuts.build_tree`) calls the three steps from
+Python loops. :func:`tree_step` fuses them into one function of tensors only: the doubling and
+leaf counters live in the state, and the first-leaf and last-leaf steps are applied through
+masks. That function has no Python control flow on values, so it can be traced once into a
+graph and compiled (``jit_compile=True``); the driver then makes one call and one host read
+per leaf.
+
+Randomness comes from one draw ``u (C, 3)`` per leaf: column 0 picks the direction at a
+subtree's first leaf, column 1 is the leaf's multinomial draw inside the subtree, column 2 the
+draw that decides whether the finished subtree's candidate replaces the proposal. Both drivers
+consume the same draws, so they follow the same trajectories.
+
+Checkpoints: leaf ``k`` of a subtree completes the subtrees of sizes ``2, 4, ...`` that end at
+it, whose first leaves are found through momentum checkpoints indexed by the bits of ``k``
+(as NumPyro does). An even leaf writes slot ``popcount(k >> 1)``; an odd leaf checks slots
+``lo..hi`` with ``hi = popcount(k >> 1)`` and ``lo = hi - trailing_ones(k) + 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from pyrolite.infer.mcmc.integrator import PotentialAndGrad
+
+__all__ = ["TreeState", "add_leaf", "begin_subtree", "end_subtree", "init_tree", "tree_step"]
+
+# An energy error above this marks a leaf as divergent (Stan's max_deltaH).
+MAX_DELTA_ENERGY = 1000.0
+
+
+class TreeState(NamedTuple):
+    """One NUTS iteration in progress for C chains of dimension D (T checkpoint slots).
+
+    The whole trajectory: its ends ``z/p/g_left``, ``z/p/g_right`` (C, D), summed momentum
+    ``psum`` (C, D), log-sum of leaf weights ``log_weight`` (C,), the proposal ``prop_*``,
+    ``running`` (C,) whether the chain's tree still grows, and ``depth`` (C,) doublings kept.
+
+    The subtree being built: ``go_right`` (C,), its growing end ``z/p/g_end`` (C, D), the
+    momentum ``near_p`` at the trajectory end it grows from, its first leaf's momentum
+    ``first_p``, summed momentum ``sub_psum``, ``sub_log_weight`` (C,), ``sub_invalid`` (C,),
+    its candidate ``cand_*`` and the checkpoints ``ckpt_p/psum/prev`` (C, T, D).
+
+    Statistics over the leaves that count: ``sum_accept``, ``num_steps``, ``diverging`` (C,).
+    Counters (0-d): doubling ``d``, leaf ``k`` within the subtree, and ``growing``, whether any
+    chain's tree will take another leaf.
+    """
+
+    z_left: Tensor
+    p_left: Tensor
+    g_left: Tensor
+    z_right: Tensor
+    p_right: Tensor
+    g_right: Tensor
+    psum: Tensor
+    log_weight: Tensor
+    prop_z: Tensor
+    prop_grad: Tensor
+    prop_potential: Tensor
+    prop_energy: Tensor
+    running: Tensor
+    depth: Tensor
+    go_right: Tensor
+    z_end: Tensor
+    p_end: Tensor
+    g_end: Tensor
+    near_p: Tensor
+    first_p: Tensor
+    sub_psum: Tensor
+    sub_log_weight: Tensor
+    sub_invalid: Tensor
+    cand_z: Tensor
+    cand_grad: Tensor
+    cand_potential: Tensor
+    cand_energy: Tensor
+    ckpt_p: Tensor
+    ckpt_psum: Tensor
+    ckpt_prev: Tensor
+    sum_accept: Tensor
+    num_steps: Tensor
+    diverging: Tensor
+    d: Tensor
+    k: Tensor
+    growing: Tensor
+
+
+def init_tree(
+    z: Tensor, p: Tensor, potential: Tensor, grad: Tensor, energy0: Tensor, num_slots: int
+) -> TreeState:
+    """The state before the first leaf: a trajectory of the single point ``z, p`` (C, D)."""
+    num_chains, dim = z.shape
+    ckpt = z.new_zeros((num_chains, num_slots, dim))
+    false = torch.zeros_like(potential, dtype=torch.bool)
+    zero_count = torch.zeros((), dtype=torch.long, device=z.device)
+    return TreeState(
+        z_left=z,
+        p_left=p,
+        g_left=grad,
+        z_right=z,
+        p_right=p,
+        g_right=grad,
+        psum=p,
+        log_weight=torch.zeros_like(potential),
+        prop_z=z,
+        prop_grad=grad,
+        prop_potential=potential,
+        prop_energy=energy0,
+        running=~false,
+        depth=torch.zeros_like(potential, dtype=torch.long),
+        go_right=false,
+        z_end=z,
+        p_end=p,
+        g_end=grad,
+        near_p=p,
+        first_p=p,
+        sub_psum=p,
+        sub_log_weight=potential,
+        sub_invalid=false,
+        cand_z=z,
+        cand_grad=grad,
+        cand_potential=potential,
+        cand_energy=energy0,
+        ckpt_p=ckpt,
+        ckpt_psum=ckpt,
+        ckpt_prev=ckpt,
+        sum_accept=torch.zeros_like(potential),
+        num_steps=torch.zeros_like(potential, dtype=torch.long),
+        diverging=false,
+        d=zero_count,
+        k=zero_count,
+        growing=torch.ones((), dtype=torch.bool, device=z.device),
+    )
+
+
+def begin_subtree(state: TreeState, u: Tensor) -> dict[str, Tensor]:
+    """Start a doubling: each chain picks a direction from ``u[:, 0]``; returns the fields
+    that change."""
+    go_right = u[:, 0] < 0.5
+    right = go_right.unsqueeze(-1)
+    z_end = torch.where(right, state.z_right, state.z_left)
+    p_end = torch.where(right, state.p_right, state.p_left)
+    g_end = torch.where(right, state.g_right, state.g_left)
+    return {
+        "go_right": go_right,
+        "z_end": z_end,
+        "p_end": p_end,
+        "g_end": g_end,
+        "near_p": p_end,
+        "sub_psum": torch.zeros_like(p_end),
+        "sub_log_weight": torch.full_like(state.log_weight, torch.finfo(u.dtype).min),
+        # a chain whose tree already stopped builds nothing that counts
+        "sub_invalid": ~state.running,
+    }
+
+
+def add_leaf(
+    state: TreeState,
+    u: Tensor,
+    k: int | Tensor,
+    energy0: Tensor,
+    step_size: Tensor,
+    inverse_mass_matrix: Tensor,
+    potential_and_grad: PotentialAndGrad,
+) -> dict[str, Tensor]:
+    """One leapfrog step at the subtree's growing end, and the subtree's bookkeeping.
+
+    ``k`` is the leaf's index in the subtree: a Python int (eager driver) or a 0-d tensor
+    (fused step). Returns the fields that change.
+    """
+    dense = inverse_mass_matrix.dim() == 3
+    velocity = _velocity(inverse_mass_matrix)
+    lowest = torch.finfo(u.dtype).min
+    eps = torch.where(state.go_right, step_size, -step_size).unsqueeze(-1)
+    neg_half = -0.5 * eps
+    p_prev = state.p_end
+    p_half = torch.addcmul(p_prev, neg_half, state.g_end)
+    # a diagonal metric folds into the position step: z += (eps M^{-1}) p
+    if dense:
+        z_end = torch.addcmul(state.z_end, eps, velocity(p_half))
+    else:
+        z_end = torch.addcmul(state.z_end, eps * inverse_mass_matrix, p_half)
+    potential, g_end = potential_and_grad(z_end)
+    p_end = torch.addcmul(p_half, neg_half, g_end)
+    v_end = velocity(p_end)
+    energy = torch.add(potential, torch.linalg.vecdot(p_end, v_end), alpha=0.5)
+    log_w = torch.sub(energy0, energy).nan_to_num(nan=lowest)
+
+    counted = ~state.sub_invalid
+    divergent = log_w < -MAX_DELTA_ENERGY
+    sum_accept = state.sum_accept + log_w.clamp(max=0.0).exp() * counted
+    num_steps = state.num_steps + counted
+    diverging = state.diverging | (counted & divergent)
+
+    # progressive multinomial sampling of the subtree's candidate
+    sub_log_weight = torch.logaddexp(state.sub_log_weight, log_w)
+    take = u[:, 1].log() < log_w - sub_log_weight
+    take_col = take.unsqueeze(-1)
+    sub_psum = state.sub_psum + p_end
+    first = k == 0
+
+    masks = _slot_masks(k, state.ckpt_p.shape[1], state.ckpt_p.device)
+    invalid = state.sub_invalid | divergent
+    if masks.in_range is not None:
+        invalid = invalid | _subtrees_turning(state, masks, v_end, sub_psum, velocity)
+    ckpt = {}
+    if masks.write is not None:
+        for name, new in (("ckpt_p", p_end), ("ckpt_psum", sub_psum), ("ckpt_prev", p_prev)):
+            ckpt[name] = torch.where(masks.write, new.unsqueeze(1), getattr(state, name))
+    return {
+        "z_end": z_end,
+        "p_end": p_end,
+        "g_end": g_end,
+        "first_p": _pick(first, p_end, state.first_p),
+        "sub_psum": sub_psum,
+        "sub_log_weight": sub_log_weight,
+        "sub_invalid": invalid,
+        "cand_z": torch.where(take_col, z_end, state.cand_z),
+        "cand_grad": torch.where(take_col, g_end, state.cand_grad),
+        "cand_potential": torch.where(take, potential, state.cand_potential),
+        "cand_energy": torch.where(take, energy, state.cand_energy),
+        **ckpt,
+        "sum_accept": sum_accept,
+        "num_steps": num_steps,
+        "diverging": diverging,
+    }
+
+
+def end_subtree(state: TreeState, u: Tensor, inverse_mass_matrix: Tensor) -> dict[str, Tensor]:
+    """Merge the finished subtree into the trajectory and check the whole trajectory for a
+    U-turn; returns the fields that change.
+
+    A valid subtree's candidate replaces the proposal with probability
+    ``min(1, w_subtree / w_old)`` (``u[:, 2]``). Chains whose subtree was discarded stop here,
+    so the ends and sums below only need to be right for valid chains.
+    """
+    velocity = _velocity(inverse_mass_matrix)
+    valid = ~state.sub_invalid
+    take = valid & (u[:, 2].log() < state.sub_log_weight - state.log_weight)
+    take_col = take.unsqueeze(-1)
+    right = state.go_right.unsqueeze(-1)
+    far_p = torch.where(right, state.p_left, state.p_right)
+    new_psum = state.psum + state.sub_psum
+    # the whole trajectory, and the two checks across the seam between old and new (Stan
+    # 2.23), as three (end, end, summed momentum) triples
+    v_a = velocity(torch.stack([far_p, far_p, state.near_p], 1))
+    v_b = velocity(torch.stack([state.p_end, state.first_p, state.p_end], 1))
+    rho = torch.stack([new_psum, state.psum + state.first_p, state.sub_psum + state.near_p], 1)
+    turning = _turning(v_a, v_b, rho).any(-1)
+    return {
+        "prop_z": torch.where(take_col, state.cand_z, state.prop_z),
+        "prop_grad": torch.where(take_col, state.cand_grad, state.prop_grad),
+        "prop_potential": torch.where(take, state.cand_potential, state.prop_potential),
+        "prop_energy": torch.where(take, state.cand_energy, state.prop_energy),
+        "log_weight": torch.logaddexp(state.log_weight, state.sub_log_weight),
+        "depth": state.depth + valid,
+        "z_left": torch.where(right, state.z_left, state.z_end),
+        "p_left": torch.where(right, state.p_left, state.p_end),
+        "g_left": torch.where(right, state.g_left, state.g_end),
+        "z_right": torch.where(right, state.z_end, state.z_right),
+        "p_right": torch.where(right, state.p_end, state.p_right),
+        "g_right": torch.where(right, state.g_end, state.g_right),
+        "psum": new_psum,
+        "running": valid & ~turning,
+    }
+
+
+def tree_step(
+    state: TreeState,
+    u: Tensor,
+    energy0: Tensor,
+    step_size: Tensor,
+    inverse_mass_matrix: Tensor,
+    potential_and_grad: PotentialAndGrad,
+    max_tree_depth: int,
+) -> TreeState:
+    """One leaf of the tree, with the doubling's start and end folded in through masks.
+
+    Tensors only, no host reads: suitable for tracing into one graph. ``state.growing``
+    (0-d bool) says whether another call is needed.
+    """
+    first_leaf = state.k == 0
+    state = _merge(state, begin_subtree(state, u), first_leaf)
+    state = state._replace(
+        **add_leaf(state, u, state.k, energy0, step_size, inverse_mass_matrix, potential_and_grad)
+    )
+    k_next = state.k + 1
+    done = (k_next == (1 << state.d)) | state.sub_invalid.all()
+    state = _merge(state, end_subtree(state, u, inverse_mass_matrix), done)
+    d = state.d + done.long()
+    still = state.running.any() & (d < max_tree_depth)
+    return state._replace(
+        d=d,
+        k=torch.where(done, 0, k_next),
+        growing=torch.where(done, still, True),
+    )
+
+
+def _merge(state: TreeState, changes: dict[str, Tensor], apply: Tensor) -> TreeState:
+    """``state`` with ``changes`` applied where the 0-d bool ``apply`` is True."""
+    return state._replace(
+        **{name: torch.where(apply, new, getattr(state, name)) for name, new in changes.items()}
+    )
+
+
+def _pick(cond: bool | Tensor, a: Tensor, b: Tensor) -> Tensor:
+    if isinstance(cond, bool):
+        return a if cond else b
+    return torch.where(cond, a, b)
+
+
+def _velocity(inverse_mass_matrix: Tensor) -> Callable[[Tensor], Tensor]:
+    """``p -> M^{-1} p`` for momenta of shape (C, D) or (C, S, D)."""
+    if inverse_mass_matrix.dim() == 3:
+        inv_t = inverse_mass_matrix.transpose(-1, -2)
+
+        def dense(p: Tensor) -> Tensor:
+            return torch.matmul(p if p.dim() == 3 else p.unsqueeze(1), inv_t).reshape(p.shape)
+
+        return dense
+    inv_many = inverse_mass_matrix.unsqueeze(1)
+
+    def diagonal(p: Tensor) -> Tensor:
+        return p * (inv_many if p.dim() == 3 else inverse_mass_matrix)
+
+    return diagonal
+
+
+def _turning(v_a: Tensor, v_b: Tensor, rho: Tensor) -> Tensor:
+    """Generalised U-turn: either end's velocity has a non-positive dot with ``rho``."""
+    return torch.minimum(torch.linalg.vecdot(v_a, rho), torch.linalg.vecdot(v_b, rho)) <= 0
+
+
+class _SlotMasks(NamedTuple):
+    """Which checkpoint slots leaf ``k`` writes (``write``, (T, 1)) and checks (``in_range``
+    (T,) and the seam pairs ``in_pairs`` (T - 1,)); None where an eager leaf has nothing to
+    do."""
+
+    write: Tensor | None
+    in_range: Tensor | None
+    in_pairs: Tensor | None
+
+
+_int_masks: dict[tuple, _SlotMasks] = {}
+
+
+def _slot_masks(k: int | Tensor, num_slots: int, device: torch.device) -> _SlotMasks:
+    """An even leaf writes slot ``hi = popcount(k >> 1)``; an odd one checks slots
+    ``lo..hi`` with ``lo = hi - trailing_ones(k) + 1``, and the seams between neighbours."""
+    if isinstance(k, int):
+        key = (k, num_slots, device)
+        if key not in _int_masks:
+            slots = torch.arange(num_slots, device=device)
+            hi = (k >> 1).bit_count()
+            if k % 2 == 0:
+                masks = _SlotMasks((slots == hi).unsqueeze(-1), None, None)
+            else:
+                lo = hi - (k ^ (k + 1)).bit_count() + 2
+                in_range = (slots >= lo) & (slots <= hi)
+                masks = _SlotMasks(None, in_range, in_range[:-1] & (slots[:-1] < hi))
+            _int_masks[key] = masks
+        return _int_masks[key]
+    # the same arithmetic on a 0-d tensor, with popcounts unrolled over the slot bits
+    slots = torch.arange(num_slots, device=device)
+    bits = range(num_slots + 1)
+    hi = sum((k >> (j + 1)) & 1 for j in bits)
+    flips = k ^ (k + 1)
+    lo = hi - sum((flips >> j) & 1 for j in bits) + 2
+    odd = (k & 1) == 1
+    in_range = (slots >= lo) & (slots <= hi) & odd
+    return _SlotMasks(
+        ((slots == hi) & ~odd).unsqueeze(-1), in_range, in_range[:-1] & (slots[:-1] < hi)
+    )
+
+
+def _subtrees_turning(
+    state: TreeState,
+    masks: _SlotMasks,
+    v_new: Tensor,
+    psum: Tensor,
+    velocity: Callable[[Tensor], Tensor],
+) -> Tensor:
+    """Whether any subtree ending at the new (odd) leaf turns, ``(C,)`` bool.
+
+    Slot ``i`` in ``[lo, hi]`` holds the first leaf of a subtree ending at the new leaf
+    (``i = hi`` the 2-leaf one, each lower index twice as long): its momentum, the subtree's
+    running momentum sum up to that leaf, and the momentum of the leaf before it. Slot
+    ``i + 1`` starts the right half of slot ``i``'s subtree, which gives the two checks across
+    the seam. Slots outside the range hold stale values and are masked out.
+    """
+    first, first_psum = state.ckpt_p, state.ckpt_psum
+    v_first = velocity(first)
+    rho = psum.unsqueeze(1) - first_psum + first
+    turning = _turning(v_first, v_new.unsqueeze(1), rho) & masks.in_range
+    # left half plus the right half's first leaf
+    mid = first[:, 1:]
+    rho_left = first_psum[:, 1:] - first_psum[:, :-1] + first[:, :-1]
+    turning_left = _turning(v_first[:, :-1], v_first[:, 1:], rho_left)
+    # the left half's last leaf plus the right half
+    before_mid = state.ckpt_prev[:, 1:]
+    rho_right = psum.unsqueeze(1) - (first_psum[:, 1:] - mid) + before_mid
+    turning_right = _turning(velocity(before_mid), v_new.unsqueeze(1), rho_right)
+    seam = (turning_left | turning_right) & masks.in_pairs
+    return turning.any(-1) | seam.any(-1)
