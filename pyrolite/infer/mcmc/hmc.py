@@ -21,6 +21,7 @@ times cheaper per leapfrog step); NUTS compiles its whole tree step that way.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -141,6 +142,7 @@ class HMC:
         )
         self._potential_and_grad: PotentialAndGrad | None = None
         self._compiled: Callable | None = None
+        self.compile_seconds: float | None = None  # wall time of the last jit compilation
         self._generator: torch.Generator | None = None
         self._num_warmup = 0
 
@@ -208,7 +210,10 @@ class HMC:
             energy=potential,
             tree_depth=torch.zeros_like(potential, dtype=torch.long),
         )
-        self._compiled = self._compile(state) if self.jit_compile else None
+        if self.jit_compile:
+            started = time.perf_counter()
+            self._compiled = self._compile(state)
+            self.compile_seconds = time.perf_counter() - started
         if num_warmup > 0:
             if self.adapt_step_size:
                 step_size = self._adapter.search_step_size(state, potential_and_grad, generator)

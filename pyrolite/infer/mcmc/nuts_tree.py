@@ -96,11 +96,14 @@ class TreeState(NamedTuple):
 
 
 def init_tree(
-    z: Tensor, p: Tensor, potential: Tensor, grad: Tensor, energy0: Tensor, num_slots: int
+    z: Tensor, p: Tensor, potential: Tensor, grad: Tensor, energy0: Tensor, max_tree_depth: int
 ) -> TreeState:
-    """The state before the first leaf: a trajectory of the single point ``z, p`` (C, D)."""
+    """The state before the first leaf: a trajectory of the single point ``z, p`` (C, D).
+
+    The largest subtree has ``2^(max_tree_depth - 1)`` leaves, whose checkpoint slots are
+    ``0 .. max_tree_depth - 2``."""
     num_chains, dim = z.shape
-    ckpt = z.new_zeros((num_chains, num_slots, dim))
+    ckpt = z.new_zeros((num_chains, max(max_tree_depth - 1, 1), dim))
     false = torch.zeros_like(potential, dtype=torch.bool)
     zero_count = torch.zeros((), dtype=torch.long, device=z.device)
     return TreeState(
@@ -370,17 +373,24 @@ def _slot_masks(k: int | Tensor, num_slots: int, device: torch.device) -> _SlotM
                 masks = _SlotMasks(None, in_range, in_range[:-1] & (slots[:-1] < hi))
             _int_masks[key] = masks
         return _int_masks[key]
-    # the same arithmetic on a 0-d tensor, with popcounts unrolled over the slot bits
+    # the same from tables indexed by the 0-d tensor k (k < 2^num_slots)
+    hi_table, lo_table = _slot_tables(num_slots, device)
+    at = k.reshape(1)
+    hi, lo = hi_table.index_select(0, at)[0], lo_table.index_select(0, at)[0]
     slots = torch.arange(num_slots, device=device)
-    bits = range(num_slots + 1)
-    hi = sum((k >> (j + 1)) & 1 for j in bits)
-    flips = k ^ (k + 1)
-    lo = hi - sum((flips >> j) & 1 for j in bits) + 2
     odd = (k & 1) == 1
     in_range = (slots >= lo) & (slots <= hi) & odd
     return _SlotMasks(
         ((slots == hi) & ~odd).unsqueeze(-1), in_range, in_range[:-1] & (slots[:-1] < hi)
     )
+
+
+def _slot_tables(num_slots: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """``hi`` and ``lo`` of every leaf index ``k < 2^num_slots``, as tensors."""
+    ks = range(1 << num_slots)
+    hi = [(k >> 1).bit_count() for k in ks]
+    lo = [h - (k ^ (k + 1)).bit_count() + 2 for h, k in zip(hi, ks, strict=True)]
+    return torch.tensor(hi, device=device), torch.tensor(lo, device=device)
 
 
 def _subtrees_turning(
