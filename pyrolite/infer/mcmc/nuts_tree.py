@@ -50,7 +50,8 @@ class TreeState(NamedTuple):
     The subtree being built: ``go_right`` (C,), its growing end ``z/p/g_end`` (C, D), the
     momentum ``near_p`` at the trajectory end it grows from, its first leaf's momentum
     ``first_p``, summed momentum ``sub_psum``, ``sub_log_weight`` (C,), ``sub_invalid`` (C,),
-    its candidate ``cand_*`` and the checkpoints ``ckpt_p/psum/prev`` (C, T, D).
+    its candidate ``cand_*`` and the checkpoints ``ckpt_*`` (C, T, D), ``ckpt_seam`` (C, T);
+    see :func:`add_leaf`.
 
     Statistics over the leaves that count: ``sum_accept``, ``num_steps``, ``diverging`` (C,).
     Counters (0-d): doubling ``d``, leaf ``k`` within the subtree, and ``growing``, whether any
@@ -84,9 +85,11 @@ class TreeState(NamedTuple):
     cand_grad: Tensor
     cand_potential: Tensor
     cand_energy: Tensor
-    ckpt_p: Tensor
-    ckpt_psum: Tensor
-    ckpt_prev: Tensor
+    ckpt_v: Tensor
+    ckpt_a: Tensor
+    ckpt_b: Tensor
+    ckpt_v_prev: Tensor
+    ckpt_seam: Tensor
     sum_accept: Tensor
     num_steps: Tensor
     diverging: Tensor
@@ -134,9 +137,11 @@ def init_tree(
         cand_grad=grad,
         cand_potential=potential,
         cand_energy=energy0,
-        ckpt_p=ckpt,
-        ckpt_psum=ckpt,
-        ckpt_prev=ckpt,
+        ckpt_v=ckpt,
+        ckpt_a=ckpt,
+        ckpt_b=ckpt,
+        ckpt_v_prev=ckpt,
+        ckpt_seam=torch.zeros(ckpt.shape[:2], dtype=torch.bool, device=z.device),
         sum_accept=torch.zeros_like(potential),
         num_steps=torch.zeros_like(potential, dtype=torch.long),
         diverging=false,
@@ -180,6 +185,13 @@ def add_leaf(
 
     ``k`` is the leaf's index in the subtree: a Python int (eager driver) or a 0-d tensor
     (fused step). Returns the fields that change.
+
+    An even leaf starts the subtrees of its checkpoint slot. What their U-turn checks need
+    from it is stored once, so that each later check is a few dot products: its velocity
+    ``v``; ``a``, the subtree's momentum sum before it (the momentum summed from it to a later
+    leaf is then ``psum - a``); ``b = a - p_prev`` and ``v_prev`` of the leaf before it (for
+    the check across the seam on the right); and ``seam``, whether the pair of this slot and
+    the one below turns across the seam on the left (known as soon as this leaf exists).
     """
     dense = inverse_mass_matrix.dim() == 3
     velocity = _velocity(inverse_mass_matrix)
@@ -212,14 +224,11 @@ def add_leaf(
     sub_psum = state.sub_psum + p_end
     first = k == 0
 
-    masks = _slot_masks(k, state.ckpt_p.shape[1], state.ckpt_p.device)
+    masks = _slot_masks(k, state.ckpt_v.shape[1], state.ckpt_v.device)
     invalid = state.sub_invalid | divergent
     if masks.in_range is not None:
-        invalid = invalid | _subtrees_turning(state, masks, v_end, sub_psum, velocity)
-    ckpt = {}
-    if masks.write is not None:
-        for name, new in (("ckpt_p", p_end), ("ckpt_psum", sub_psum), ("ckpt_prev", p_prev)):
-            ckpt[name] = torch.where(masks.write, new.unsqueeze(1), getattr(state, name))
+        invalid = invalid | _subtrees_turning(state, masks, v_end, sub_psum)
+    ckpt = {} if masks.write is None else _checkpoint(state, masks, p_prev, p_end, v_end, velocity)
     return {
         "z_end": z_end,
         "p_end": p_end,
@@ -349,6 +358,7 @@ class _SlotMasks(NamedTuple):
     (T,) and the seam pairs ``in_pairs`` (T - 1,)); None where an eager leaf has nothing to
     do."""
 
+    hi: int | Tensor
     write: Tensor | None
     in_range: Tensor | None
     in_pairs: Tensor | None
@@ -366,11 +376,11 @@ def _slot_masks(k: int | Tensor, num_slots: int, device: torch.device) -> _SlotM
             slots = torch.arange(num_slots, device=device)
             hi = (k >> 1).bit_count()
             if k % 2 == 0:
-                masks = _SlotMasks((slots == hi).unsqueeze(-1), None, None)
+                masks = _SlotMasks(hi, (slots == hi).unsqueeze(-1), None, None)
             else:
                 lo = hi - (k ^ (k + 1)).bit_count() + 2
                 in_range = (slots >= lo) & (slots <= hi)
-                masks = _SlotMasks(None, in_range, in_range[:-1] & (slots[:-1] < hi))
+                masks = _SlotMasks(hi, None, in_range, in_range[:-1] & (slots[:-1] < hi))
             _int_masks[key] = masks
         return _int_masks[key]
     # the same from tables indexed by the 0-d tensor k (k < 2^num_slots)
@@ -381,7 +391,7 @@ def _slot_masks(k: int | Tensor, num_slots: int, device: torch.device) -> _SlotM
     odd = (k & 1) == 1
     in_range = (slots >= lo) & (slots <= hi) & odd
     return _SlotMasks(
-        ((slots == hi) & ~odd).unsqueeze(-1), in_range, in_range[:-1] & (slots[:-1] < hi)
+        hi, ((slots == hi) & ~odd).unsqueeze(-1), in_range, in_range[:-1] & (slots[:-1] < hi)
     )
 
 
@@ -393,32 +403,49 @@ def _slot_tables(num_slots: int, device: torch.device) -> tuple[Tensor, Tensor]:
     return torch.tensor(hi, device=device), torch.tensor(lo, device=device)
 
 
-def _subtrees_turning(
+def _checkpoint(
     state: TreeState,
     masks: _SlotMasks,
+    p_prev: Tensor,
+    p_new: Tensor,
     v_new: Tensor,
-    psum: Tensor,
     velocity: Callable[[Tensor], Tensor],
-) -> Tensor:
+) -> dict[str, Tensor]:
+    """The checkpoint fields with slot ``hi`` (``masks.write``) holding the new leaf."""
+    a = state.sub_psum
+    # the slot below, whose first leaf starts the left half that ends just before this leaf
+    # (slot 0 has no pair below: its seam is never read)
+    if isinstance(masks.hi, int):
+        below = max(masks.hi - 1, 0)
+        v_below, a_below = state.ckpt_v[:, below], state.ckpt_a[:, below]
+    else:
+        below = (masks.hi - 1).clamp(min=0).reshape(1)
+        v_below = state.ckpt_v.index_select(1, below)[:, 0]
+        a_below = state.ckpt_a.index_select(1, below)[:, 0]
+    seam = _turning(v_below, v_new, a + p_new - a_below)
+    write = masks.write
+    return {
+        "ckpt_v": torch.where(write, v_new.unsqueeze(1), state.ckpt_v),
+        "ckpt_a": torch.where(write, a.unsqueeze(1), state.ckpt_a),
+        "ckpt_b": torch.where(write, (a - p_prev).unsqueeze(1), state.ckpt_b),
+        "ckpt_v_prev": torch.where(write, velocity(p_prev).unsqueeze(1), state.ckpt_v_prev),
+        "ckpt_seam": torch.where(write.squeeze(-1), seam.unsqueeze(1), state.ckpt_seam),
+    }
+
+
+def _subtrees_turning(state: TreeState, masks: _SlotMasks, v_new: Tensor, psum: Tensor) -> Tensor:
     """Whether any subtree ending at the new (odd) leaf turns, ``(C,)`` bool.
 
     Slot ``i`` in ``[lo, hi]`` holds the first leaf of a subtree ending at the new leaf
-    (``i = hi`` the 2-leaf one, each lower index twice as long): its momentum, the subtree's
-    running momentum sum up to that leaf, and the momentum of the leaf before it. Slot
-    ``i + 1`` starts the right half of slot ``i``'s subtree, which gives the two checks across
-    the seam. Slots outside the range hold stale values and are masked out.
+    (``i = hi`` the 2-leaf one, each lower index twice as long); the momentum summed over
+    that subtree is ``psum - a_i``. Slot ``i + 1`` starts the right half of slot ``i``'s
+    subtree, which gives the two checks across the seam: the left one was stored with slot
+    ``i + 1``, the right one (the left half's last leaf plus the right half) sums
+    ``psum - b_{i + 1}``. Slots outside the range hold stale values and are masked out.
     """
-    first, first_psum = state.ckpt_p, state.ckpt_psum
-    v_first = velocity(first)
-    rho = psum.unsqueeze(1) - first_psum + first
-    turning = _turning(v_first, v_new.unsqueeze(1), rho) & masks.in_range
-    # left half plus the right half's first leaf
-    mid = first[:, 1:]
-    rho_left = first_psum[:, 1:] - first_psum[:, :-1] + first[:, :-1]
-    turning_left = _turning(v_first[:, :-1], v_first[:, 1:], rho_left)
-    # the left half's last leaf plus the right half
-    before_mid = state.ckpt_prev[:, 1:]
-    rho_right = psum.unsqueeze(1) - (first_psum[:, 1:] - mid) + before_mid
-    turning_right = _turning(velocity(before_mid), v_new.unsqueeze(1), rho_right)
-    seam = (turning_left | turning_right) & masks.in_pairs
+    rho = psum.unsqueeze(1) - state.ckpt_a
+    turning = _turning(state.ckpt_v, v_new.unsqueeze(1), rho) & masks.in_range
+    rho_right = psum.unsqueeze(1) - state.ckpt_b[:, 1:]
+    right = _turning(state.ckpt_v_prev[:, 1:], v_new.unsqueeze(1), rho_right)
+    seam = (right | state.ckpt_seam[:, 1:]) & masks.in_pairs
     return turning.any(-1) | seam.any(-1)
