@@ -23,6 +23,10 @@ turns or diverges is discarded and stops the chain's tree.
 
 The acceptance statistic reported (and used by step-size adaptation) is Stan's: the mean over
 all leaves built of ``min(1, exp(H_0 - H_leaf))``.
+
+The steps themselves are pure functions in :mod:`pyrolite.infer.mcmc.nuts_tree`.
+:func:`build_tree` drives them from Python loops; with ``jit_compile=True`` it calls the fused
+leaf step, traced and compiled once per run (:func:`compile_tree_step`), once per leaf.
 """
 
 from __future__ import annotations
