@@ -16,7 +16,9 @@ its eager function. Distribution validation is off while tracing (its checks rea
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -33,6 +35,41 @@ __all__ = ["Packer", "compile_graph", "count_evaluations"]
 _INDUCTOR_OPTIONS = {"cpp.simdlen": 1, "aggressive_fusion": True, "size_asserts": False}
 
 
+def _decompositions() -> dict:
+    """Inductor's decompositions, except that a matrix-vector product becomes a one-column
+    matrix product (which Inductor hands to BLAS) rather than an elementwise multiply and sum
+    (a scalar loop, several times slower on regression-sized data)."""
+    from torch._inductor.decomposition import select_decomp_table
+
+    table = dict(select_decomp_table())
+    table[torch.ops.aten.mv.default] = _mv_as_mm
+    return table
+
+
+def _mv_as_mm(matrix: Tensor, vector: Tensor) -> Tensor:
+    return torch.mm(matrix, vector.unsqueeze(-1)).squeeze(-1)
+
+
+# Compiled graphs of this process by what they compute (their code and the values of the
+# tensors they captured), as JAX keeps its compiled functions: running the same model on the
+# same data again (another MCMC object, the next chain of a sequential run) compiles nothing.
+_compiled: OrderedDict[tuple, Callable[[list[Tensor]], list[Tensor]]] = OrderedDict()
+_MAX_COMPILED = 32
+
+
+def _graph_key(graph: torch.fx.GraphModule, example_args: Sequence[Tensor]) -> tuple:
+    constants = []
+    for node in graph.graph.nodes:
+        if node.op == "get_attr":
+            value = getattr(graph, node.target)
+            if isinstance(value, Tensor):
+                data = value.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes()
+                digest = hashlib.sha1(data).digest()
+                constants.append((node.target, value.dtype, tuple(value.shape), digest))
+    inputs = tuple((a.dtype, tuple(a.shape), tuple(a.stride()), a.device) for a in example_args)
+    return graph.code, tuple(constants), inputs
+
+
 def compile_graph(
     fn: Callable[..., Sequence[Tensor]], example_args: Sequence[Tensor], what: str
 ) -> Callable[..., list[Tensor]] | None:
@@ -44,7 +81,6 @@ def compile_graph(
     """
     from torch._inductor import config
     from torch._inductor.compile_fx import compile_fx_inner
-    from torch._inductor.decomposition import select_decomp_table
     from torch.fx.experimental.proxy_tensor import make_fx
 
     # torch's compiler switches distribution validation off process-wide when it first sets
@@ -54,9 +90,19 @@ def compile_graph(
     example_args = [arg.clone() for arg in example_args]
     try:
         with validation_enabled(False), config.patch(_INDUCTOR_OPTIONS):
-            graph = make_fx(lambda *args: tuple(fn(*args)), select_decomp_table())(*example_args)
-            compiled = compile_fx_inner(graph, example_args)
-            compiled(list(example_args))  # Inductor finishes some of its work on the first call
+            graph = make_fx(lambda *args: tuple(fn(*args)), _decompositions())(*example_args)
+            key = _graph_key(graph, example_args)
+            if key in _compiled:
+                _compiled.move_to_end(key)
+                run = _compiled[key]
+            else:
+                compiled = compile_fx_inner(graph, example_args)
+                compiled(list(example_args))  # Inductor finishes some work on the first call
+                # the compiled module itself, without the bookkeeping of Inductor's wrapper
+                run = getattr(compiled, "current_callable", None) or compiled
+                _compiled[key] = run
+                if len(_compiled) > _MAX_COMPILED:
+                    _compiled.popitem(last=False)
     except Exception as err:  # noqa: BLE001 - any tracing or compiler failure falls back
         warnings.warn(
             f"jit_compile: compiling the {what} failed ({type(err).__name__}: {err}); "
@@ -66,9 +112,6 @@ def compile_graph(
         return None
     finally:
         enable_validation(validating)
-
-    # the compiled module itself, without the bookkeeping of Inductor's wrapper object
-    run = getattr(compiled, "current_callable", None) or compiled
 
     def call(*args: Tensor) -> list[Tensor]:
         return run(list(args))

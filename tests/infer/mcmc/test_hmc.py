@@ -26,6 +26,17 @@ def test_correlated_gaussian(full_mass):
     assert not info["diverging"].any()
 
 
+def test_jit_compiled_hmc_samples_the_correlated_gaussian():
+    kernel = HMC(potential_fn=gaussian(MEAN, COV), trajectory_length=1.0, jit_compile=True)
+    _, x, _ = run(kernel, 4, 2, 200, 600)
+    assert kernel._compiled is not None and kernel.compile_seconds > 0
+    d = x - MEAN
+    for i in range(2):
+        assert abs(float(d[..., i].mean())) < 4.5 * float(mcse(d[..., i]))
+        second = d[..., i] ** 2
+        assert abs(float(second.mean()) - float(COV[i, i])) < 4.5 * float(mcse(second))
+
+
 def test_diagonal_adaptation_recovers_very_different_scales():
     scales = torch.logspace(-1, 1, 10, dtype=torch.float64)
     kernel = HMC(potential_fn=lambda z: 0.5 * ((z / scales) ** 2).sum(-1), trajectory_length=1.5)
