@@ -32,6 +32,7 @@ from pyrolite.infer.autoguide.initialization import init_to_uniform
 from pyrolite.infer.mcmc.adaptation import WarmupAdapter
 from pyrolite.infer.mcmc.graph_compile import compile_graph, count_evaluations
 from pyrolite.infer.mcmc.integrator import (
+    MAX_DELTA_ENERGY,
     PotentialAndGrad,
     kinetic_energy,
     leapfrog,
@@ -40,10 +41,8 @@ from pyrolite.infer.mcmc.integrator import (
     sample_momentum,
 )
 
-__all__ = ["HMC", "HMCState", "MAX_DELTA_ENERGY"]
+__all__ = ["HMC", "HMCState"]
 
-# An energy error above this marks the transition as divergent (Stan's max_deltaH).
-MAX_DELTA_ENERGY = 1000.0
 MAX_NUM_STEPS = 1024
 
 

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "MAX_DELTA_ENERGY",
     "PotentialAndGrad",
     "kinetic_energy",
     "leapfrog",
@@ -23,6 +24,9 @@ __all__ = [
 ]
 
 PotentialAndGrad = Callable[[Tensor], tuple[Tensor, Tensor]]
+
+# An energy error above this marks a transition or leaf as divergent (Stan's max_deltaH).
+MAX_DELTA_ENERGY = 1000.0
 
 
 def potential_and_grad_from(potential_fn: Callable[[Tensor], Tensor]) -> PotentialAndGrad:
@@ -49,10 +53,13 @@ def potential_and_grad_from(potential_fn: Callable[[Tensor], Tensor]) -> Potenti
 
 
 def velocity(p: Tensor, inverse_mass_matrix: Tensor) -> Tensor:
-    """``M^{-1} p`` per chain: ``(C, D)`` from momenta ``(C, D)``."""
+    """``M^{-1} p`` per chain: momenta ``(C, D)``, or ``(C, S, D)`` (S momenta per chain), to
+    the same shape."""
     if inverse_mass_matrix.dim() == 2:
-        return inverse_mass_matrix * p
-    return torch.bmm(inverse_mass_matrix, p.unsqueeze(-1)).squeeze(-1)
+        return p * (inverse_mass_matrix if p.dim() == 2 else inverse_mass_matrix.unsqueeze(1))
+    if p.dim() == 2:
+        return torch.bmm(inverse_mass_matrix, p.unsqueeze(-1)).squeeze(-1)
+    return torch.matmul(p, inverse_mass_matrix.transpose(-1, -2))
 
 
 def kinetic_energy(p: Tensor, inverse_mass_matrix: Tensor) -> Tensor:

@@ -32,6 +32,7 @@ leaf step, traced and compiled once per run (:func:`compile_tree_step`), once pe
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -146,7 +147,7 @@ def build_tree(
         packed = compiled_step.packer.pack(state)
         growing, at = compiled_step.growing
         while True:
-            packed = compiled_step(*packed, draw(), energy0, step_size, inverse_mass_matrix)
+            packed = compiled_step.fn(*packed, draw(), energy0, step_size, inverse_mass_matrix)
             count_evaluations(potential_and_grad)
             if not bool(packed[growing][at]):
                 break
@@ -208,17 +209,13 @@ def compile_tree_step(
     compiled = compile_graph(step, example, "NUTS tree step")
     if compiled is None:
         return None
-    return CompiledTreeStep(compiled, packer, TreeState._fields.index("growing"))
+    return CompiledTreeStep(compiled, packer, packer.group_of(TreeState._fields.index("growing")))
 
 
-class CompiledTreeStep:
-    """A compiled :func:`tree_step` on packed states, with the :class:`Packer` and where the
-    ``growing`` flag sits in the packed list."""
+class CompiledTreeStep(NamedTuple):
+    """A compiled :func:`tree_step` on packed states (``fn``), the :class:`Packer`, and
+    ``growing``: (group, position) of the flag in the packed list."""
 
-    def __init__(self, fn: Callable[..., list[Tensor]], packer: Packer, growing: int) -> None:
-        self.fn = fn
-        self.packer = packer
-        self.growing = packer.group_of(growing)
-
-    def __call__(self, *args: Tensor) -> list[Tensor]:
-        return self.fn(*args)
+    fn: Callable[..., list[Tensor]]
+    packer: Packer
+    growing: tuple[int, int]

@@ -26,18 +26,14 @@ it, whose first leaves are found through momentum checkpoints indexed by the bit
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from pyrolite.infer.mcmc.integrator import PotentialAndGrad
+from pyrolite.infer.mcmc.integrator import MAX_DELTA_ENERGY, PotentialAndGrad, velocity
 
 __all__ = ["TreeState", "add_leaf", "begin_subtree", "end_subtree", "init_tree", "tree_step"]
-
-# An energy error above this marks a leaf as divergent (Stan's max_deltaH).
-MAX_DELTA_ENERGY = 1000.0
 
 
 class TreeState(NamedTuple):
@@ -47,11 +43,10 @@ class TreeState(NamedTuple):
     ``psum`` (C, D), log-sum of leaf weights ``log_weight`` (C,), the proposal ``prop_*``,
     ``running`` (C,) whether the chain's tree still grows, and ``depth`` (C,) doublings kept.
 
-    The subtree being built: ``go_right`` (C,), its growing end ``z/p/g_end`` (C, D), the
-    momentum ``near_p`` at the trajectory end it grows from, its first leaf's momentum
-    ``first_p``, summed momentum ``sub_psum``, ``sub_log_weight`` (C,), ``sub_invalid`` (C,),
-    its candidate ``cand_*`` and the checkpoints ``ckpt_*`` (C, T, D), ``ckpt_seam`` (C, T);
-    see :func:`add_leaf`.
+    The subtree being built: ``go_right`` (C,), its growing end ``z/p/g_end`` (C, D), its
+    first leaf's momentum ``first_p``, summed momentum ``sub_psum``, ``sub_log_weight`` (C,),
+    ``sub_invalid`` (C,), its candidate ``cand_*`` and the checkpoints ``ckpt_*`` (C, T, D),
+    ``ckpt_seam`` (C, T); see :func:`add_leaf`.
 
     Statistics over the leaves that count: ``sum_accept``, ``num_steps``, ``diverging`` (C,).
     Counters (0-d): doubling ``d``, leaf ``k`` within the subtree, and ``growing``, whether any
@@ -76,7 +71,6 @@ class TreeState(NamedTuple):
     z_end: Tensor
     p_end: Tensor
     g_end: Tensor
-    near_p: Tensor
     first_p: Tensor
     sub_psum: Tensor
     sub_log_weight: Tensor
@@ -128,7 +122,6 @@ def init_tree(
         z_end=z,
         p_end=p,
         g_end=grad,
-        near_p=p,
         first_p=p,
         sub_psum=p,
         sub_log_weight=potential,
@@ -164,7 +157,6 @@ def begin_subtree(state: TreeState, u: Tensor) -> dict[str, Tensor]:
         "z_end": z_end,
         "p_end": p_end,
         "g_end": g_end,
-        "near_p": p_end,
         "sub_psum": torch.zeros_like(p_end),
         "sub_log_weight": torch.full_like(state.log_weight, torch.finfo(u.dtype).min),
         # a chain whose tree already stopped builds nothing that counts
@@ -193,21 +185,20 @@ def add_leaf(
     the check across the seam on the right); and ``seam``, whether the pair of this slot and
     the one below turns across the seam on the left (known as soon as this leaf exists).
     """
-    dense = inverse_mass_matrix.dim() == 3
-    velocity = _velocity(inverse_mass_matrix)
+    inv = inverse_mass_matrix
     lowest = torch.finfo(u.dtype).min
     eps = torch.where(state.go_right, step_size, -step_size).unsqueeze(-1)
     neg_half = -0.5 * eps
     p_prev = state.p_end
     p_half = torch.addcmul(p_prev, neg_half, state.g_end)
     # a diagonal metric folds into the position step: z += (eps M^{-1}) p
-    if dense:
-        z_end = torch.addcmul(state.z_end, eps, velocity(p_half))
+    if inv.dim() == 3:
+        z_end = torch.addcmul(state.z_end, eps, velocity(p_half, inv))
     else:
-        z_end = torch.addcmul(state.z_end, eps * inverse_mass_matrix, p_half)
+        z_end = torch.addcmul(state.z_end, eps * inv, p_half)
     potential, g_end = potential_and_grad(z_end)
     p_end = torch.addcmul(p_half, neg_half, g_end)
-    v_end = velocity(p_end)
+    v_end = velocity(p_end, inv)
     energy = torch.add(potential, torch.linalg.vecdot(p_end, v_end), alpha=0.5)
     log_w = torch.sub(energy0, energy).nan_to_num(nan=lowest)
 
@@ -228,7 +219,7 @@ def add_leaf(
     invalid = state.sub_invalid | divergent
     if masks.in_range is not None:
         invalid = invalid | _subtrees_turning(state, masks, v_end, sub_psum)
-    ckpt = {} if masks.write is None else _checkpoint(state, masks, p_prev, p_end, v_end, velocity)
+    ckpt = {} if masks.write is None else _checkpoint(state, masks, p_prev, p_end, v_end, inv)
     return {
         "z_end": z_end,
         "p_end": p_end,
@@ -256,18 +247,20 @@ def end_subtree(state: TreeState, u: Tensor, inverse_mass_matrix: Tensor) -> dic
     ``min(1, w_subtree / w_old)`` (``u[:, 2]``). Chains whose subtree was discarded stop here,
     so the ends and sums below only need to be right for valid chains.
     """
-    velocity = _velocity(inverse_mass_matrix)
+    inv = inverse_mass_matrix
     valid = ~state.sub_invalid
     take = valid & (u[:, 2].log() < state.sub_log_weight - state.log_weight)
     take_col = take.unsqueeze(-1)
     right = state.go_right.unsqueeze(-1)
     far_p = torch.where(right, state.p_left, state.p_right)
+    # the trajectory's ends move only here, so the end the subtree grew from is still stored
+    near_p = torch.where(right, state.p_right, state.p_left)
     new_psum = state.psum + state.sub_psum
     # the whole trajectory, and the two checks across the seam between old and new (Stan
     # 2.23), as three (end, end, summed momentum) triples
-    v_a = velocity(torch.stack([far_p, far_p, state.near_p], 1))
-    v_b = velocity(torch.stack([state.p_end, state.first_p, state.p_end], 1))
-    rho = torch.stack([new_psum, state.psum + state.first_p, state.sub_psum + state.near_p], 1)
+    v_a = velocity(torch.stack([far_p, far_p, near_p], 1), inv)
+    v_b = velocity(torch.stack([state.p_end, state.first_p, state.p_end], 1), inv)
+    rho = torch.stack([new_psum, state.psum + state.first_p, state.sub_psum + near_p], 1)
     turning = _turning(v_a, v_b, rho).any(-1)
     return {
         "prop_z": torch.where(take_col, state.cand_z, state.prop_z),
@@ -331,23 +324,6 @@ def _pick(cond: bool | Tensor, a: Tensor, b: Tensor) -> Tensor:
     return torch.where(cond, a, b)
 
 
-def _velocity(inverse_mass_matrix: Tensor) -> Callable[[Tensor], Tensor]:
-    """``p -> M^{-1} p`` for momenta of shape (C, D) or (C, S, D)."""
-    if inverse_mass_matrix.dim() == 3:
-        inv_t = inverse_mass_matrix.transpose(-1, -2)
-
-        def dense(p: Tensor) -> Tensor:
-            return torch.matmul(p if p.dim() == 3 else p.unsqueeze(1), inv_t).reshape(p.shape)
-
-        return dense
-    inv_many = inverse_mass_matrix.unsqueeze(1)
-
-    def diagonal(p: Tensor) -> Tensor:
-        return p * (inv_many if p.dim() == 3 else inverse_mass_matrix)
-
-    return diagonal
-
-
 def _turning(v_a: Tensor, v_b: Tensor, rho: Tensor) -> Tensor:
     """Generalised U-turn: either end's velocity has a non-positive dot with ``rho``."""
     return torch.minimum(torch.linalg.vecdot(v_a, rho), torch.linalg.vecdot(v_b, rho)) <= 0
@@ -409,7 +385,7 @@ def _checkpoint(
     p_prev: Tensor,
     p_new: Tensor,
     v_new: Tensor,
-    velocity: Callable[[Tensor], Tensor],
+    inverse_mass_matrix: Tensor,
 ) -> dict[str, Tensor]:
     """The checkpoint fields with slot ``hi`` (``masks.write``) holding the new leaf."""
     a = state.sub_psum
@@ -424,11 +400,12 @@ def _checkpoint(
         a_below = state.ckpt_a.index_select(1, below)[:, 0]
     seam = _turning(v_below, v_new, a + p_new - a_below)
     write = masks.write
+    v_prev = velocity(p_prev, inverse_mass_matrix)
     return {
         "ckpt_v": torch.where(write, v_new.unsqueeze(1), state.ckpt_v),
         "ckpt_a": torch.where(write, a.unsqueeze(1), state.ckpt_a),
         "ckpt_b": torch.where(write, (a - p_prev).unsqueeze(1), state.ckpt_b),
-        "ckpt_v_prev": torch.where(write, velocity(p_prev).unsqueeze(1), state.ckpt_v_prev),
+        "ckpt_v_prev": torch.where(write, v_prev.unsqueeze(1), state.ckpt_v_prev),
         "ckpt_seam": torch.where(write.squeeze(-1), seam.unsqueeze(1), state.ckpt_seam),
     }
 
