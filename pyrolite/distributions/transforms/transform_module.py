@@ -52,6 +52,7 @@ class TransformModule(Transform, nn.Module):
         # Transform.__init__ sets its fields, then calls nn.Module.__init__ via super()
         super().__init__(cache_size=cache_size)
         self._pending: Any = None
+        self._last_forward: tuple[weakref.ref, weakref.ref] | None = None
 
     __hash__ = object.__hash__
 
@@ -81,7 +82,13 @@ class TransformModule(Transform, nn.Module):
         record = _record_of(x)
         if record is not None and record[0] is self and not record[1]:
             return record[2]  # x came from this flow's inverse
-        return self._made(self._call(x), True, x)
+        if self._last_forward is not None and self._last_forward[0]() is x:
+            y = self._last_forward[1]()
+            if y is not None:
+                return y
+        y = self._made(self._call(x), True, x)
+        self._last_forward = (weakref.ref(x), weakref.ref(y))
+        return y
 
     def _inv_call(self, y: torch.Tensor) -> torch.Tensor:
         if self._cache_size == 0:
@@ -90,6 +97,11 @@ class TransformModule(Transform, nn.Module):
         if record is not None and record[0] is self and record[1]:
             return record[2]  # y came from this flow's forward
         return self._made(self._inverse(y), False, y)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_last_forward"] = None  # weak references do not pickle
+        return state
 
     def __repr__(self) -> str:
         return nn.Module.__repr__(self)

@@ -151,3 +151,21 @@ def test_same_numbers_on_cuda(name):
     on_gpu = flow(xc), flow.log_abs_det_jacobian(xc, flow(xc))
     for a, b in zip(on_cpu, on_gpu, strict=True):
         torch.testing.assert_close(b.cpu(), a)
+
+
+def test_composed_log_det_reuses_each_layers_forward():
+    # ComposeTransform rebuilds the intermediate values by calling each part again; the parts
+    # must hand back what they made instead of running their networks a second time
+    flow = T.ComposeTransformModule([T.affine_autoregressive(3), T.affine_autoregressive(3)])
+    calls = []
+    for part in flow.parts:
+        part.arn.register_forward_hook(lambda *_: calls.append(1))
+    x = torch.randn(4, 3)
+    y = flow(x)
+    ladj = flow.log_abs_det_jacobian(x, y)
+    assert len(calls) == 2
+    expected = sum(
+        part.log_abs_det_jacobian(x_in, part(x_in))
+        for part, x_in in zip(flow.parts, [x, flow.parts[0](x)], strict=True)
+    )
+    torch.testing.assert_close(ladj, expected)
