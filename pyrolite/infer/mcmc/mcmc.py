@@ -18,7 +18,12 @@ from typing import Any
 import torch
 
 from pyrolite.infer.mcmc.integrator import potential_and_grad_from
-from pyrolite.infer.mcmc.potential import ModelPotential, device_of, initialize_model
+from pyrolite.infer.mcmc.potential import (
+    ModelPotential,
+    device_of,
+    initialize_model,
+    per_chain_values,
+)
 from pyrolite.infer.mcmc.progress import ProgressBar
 from pyrolite.infer.mcmc.run_record import RunRecord
 from pyrolite.infer.mcmc.summary import print_summary, to_arviz
@@ -108,10 +113,7 @@ class MCMC:
             return None
         if isinstance(init, torch.Tensor):
             return init[c : c + 1] if init.dim() == 2 else init
-        return {
-            name: v[c] if torch.as_tensor(v).dim() > 0 and len(v) == self.num_chains else v
-            for name, v in init.items()
-        }
+        return per_chain_values(init, self.num_chains)[c]
 
     def _run_chains(
         self, num_chains: int, initial_params: Any, args: tuple, kwargs: dict, label: str = ""

@@ -193,7 +193,7 @@ def initialize_model(
     model_kwargs = {} if model_kwargs is None else model_kwargs
     if num_chains < 1:
         raise ValueError(f"num_chains must be at least 1, got {num_chains}")
-    per_chain = _per_chain_values(initial_params, num_chains)
+    per_chain = per_chain_values(initial_params, num_chains)
 
     device = device_of(model_args, model_kwargs)
 
@@ -332,7 +332,7 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
     return bool(torch.allclose(a, b, rtol=tol, atol=tol, equal_nan=True))
 
 
-def _per_chain_values(
+def per_chain_values(
     initial_params: dict[str, torch.Tensor] | None, num_chains: int
 ) -> list[dict[str, torch.Tensor]] | None:
     """Split ``initial_params`` into one dict per chain ((C, *shape) rows or shared)."""

@@ -10,14 +10,9 @@ import torch
 
 from pyrolite.distributions import biject_to
 from pyrolite.distributions.score_parts import scale_and_mask
+from pyrolite.infer.autoguide.guide import is_identity
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
-
-_IDENTITY = torch.distributions.transforms.identity_transform
-
-
-def _is_identity(transform: torch.distributions.Transform) -> bool:
-    return getattr(transform, "base_transform", transform) is _IDENTITY
 
 
 class PotentialMessenger(Messenger):
@@ -63,7 +58,7 @@ class PotentialMessenger(Messenger):
             )
         start, stop, shape = slot
         transform = biject_to(msg.fn.support)
-        if _is_identity(transform):  # real support: no transform, no Jacobian
+        if is_identity(transform):  # real support: no transform, no Jacobian
             value = self.z[start:stop] if self.nesting is None else self.z[:, start:stop]
             msg.value = value.reshape(self._shape(shape, transform))
             msg.done = True
@@ -97,8 +92,7 @@ class PotentialMessenger(Messenger):
         if infer.get("_subsample", False):
             return
         log_p = msg.fn.log_prob(msg.value, *msg.args, **msg.kwargs)
-        if msg.mask is not None or type(msg.scale) is not float or msg.scale != 1.0:
-            log_p = scale_and_mask(log_p, msg.scale, msg.mask)
+        log_p = scale_and_mask(log_p, msg.scale, msg.mask)
         if self.nesting is None or log_p.dim() <= self.nesting:
             log_p = log_p.sum()  # the same term for every chain
         else:
