@@ -24,6 +24,15 @@ from pyrolite.poutine.trace_struct import Trace
 PARTICLE_PLATE = "num_particles_vectorized"
 
 
+def model_and_guide_traces(
+    model: Callable, guide: Callable, args: tuple, kwargs: dict
+) -> tuple[Trace, Trace]:
+    """The guide's trace, and the model's trace replayed against it."""
+    guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+    model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+    return model_trace, guide_trace
+
+
 class ELBO:
     """Base class of evidence lower bounds.
 
@@ -66,10 +75,7 @@ class ELBO:
 
     def get_trace(self, model: Callable, guide: Callable, args, kwargs) -> tuple[Trace, Trace]:
         """One particle: the guide's trace and the model's trace replayed against it."""
-        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
-        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(
-            *args, **kwargs
-        )
+        model_trace, guide_trace = model_and_guide_traces(model, guide, args, kwargs)
         if is_validation_enabled():
             check_model_guide_match(model_trace, guide_trace)
         return model_trace, guide_trace

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from pyrolite import poutine
+from pyrolite.infer.elbo import model_and_guide_traces
 
 
 def check_finite_grads(
@@ -87,10 +88,7 @@ def _sites_with_nonfinite_grads(
     """Sample sites whose own log density has a non-finite gradient w.r.t. ``leaves``."""
     try:
         with torch.enable_grad(), poutine.block():
-            guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
-            model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(
-                *args, **kwargs
-            )
+            model_trace, guide_trace = model_and_guide_traces(model, guide, args, kwargs)
             found = []
             for kind, trace in (("model", model_trace), ("guide", guide_trace)):
                 for name, site in trace.nodes.items():
