@@ -242,17 +242,7 @@ class HMC:
         p = sample_momentum(state.mass_matrix_sqrt, self._generator)
         out = self._transition(state, p)
         adapting = state.i < self._num_warmup
-        new = state._replace(
-            i=state.i + 1,
-            z=out.z,
-            potential=out.potential,
-            grad=out.grad,
-            energy=out.energy,
-            accept_prob=out.accept_prob,
-            diverging=out.diverging,
-            num_steps=out.num_steps,
-            tree_depth=out.tree_depth,
-        )
+        new = state._replace(i=state.i + 1, **out._asdict())  # Transition's fields are state's
         if adapting:
             new = self._adapter.adapt(new, self._potential_and_grad, self._generator)
         return new._replace(warmup=new.i < self._num_warmup)
