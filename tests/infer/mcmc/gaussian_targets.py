@@ -1,5 +1,5 @@
-"""Shared by the kernel tests: Gaussian targets, a driver that samples them, and the Monte Carlo
-standard error their moment checks use."""
+"""Shared by the kernel tests: Gaussian and skewed targets, a driver that samples them, and
+their moment checks by Monte Carlo standard error."""
 
 import collections
 
@@ -18,6 +18,16 @@ def gaussian(mean: torch.Tensor, cov: torch.Tensor):
         return 0.5 * ((d @ precision) * d).sum(-1)
 
     return potential
+
+
+# z = log x with x ~ Gamma(2, 1), per coordinate: a skewed target; E[z] = digamma(2) and
+# Var[z] = trigamma(2), the coordinates independent.
+def log_gamma2(z):
+    return (z.exp() - 2 * z).sum(-1)
+
+
+LOG_GAMMA2_MEAN = float(torch.special.digamma(torch.tensor(2.0)))
+LOG_GAMMA2_VAR = float(torch.special.polygamma(1, torch.tensor(2.0)))
 
 
 def run(kernel, num_chains, dim, warmup, samples, seed=0):
@@ -41,3 +51,15 @@ def mcse(values, num_batches=20):
     means = values[:, : draws // num_batches * num_batches].reshape(chains, num_batches, -1)
     per_chain = means.mean(-1).std(-1) / num_batches**0.5
     return (per_chain**2).sum().sqrt() / chains
+
+
+def assert_moments(x, mean, cov, k=4.5):
+    """Means and second moments about the true mean of draws ``x (C, n, D)``, each within
+    ``k`` Monte Carlo standard errors (batch means, 20 batches per chain)."""
+    d = x - mean
+    for i in range(x.shape[-1]):
+        assert abs(float(d[..., i].mean())) < k * float(mcse(d[..., i])), f"mean {i}"
+        for j in range(i + 1):
+            product = d[..., i] * d[..., j]
+            err = abs(float(product.mean()) - float(cov[i, j]))
+            assert err < k * float(mcse(product)), (i, j, float(product.mean()))

