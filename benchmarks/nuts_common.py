@@ -310,10 +310,12 @@ def make_named_configs(
     chains: int,
     warmup: int,
     samples: int,
+    pyro_chains: int | None = None,
 ) -> dict:
     """The named configs (``<library>_<mode>``) whose library is installed, all on the same
     ``data`` (numpy arrays: torch tensors for Pyro/pyrolite, jax arrays for NumPyro).
-    ``ppl_model(lib)`` builds the model in a library with Pyro's API."""
+    ``ppl_model(lib)`` builds the model in a library with Pyro's API. ``pyro_chains`` runs
+    Pyro with fewer chains than the others (for extrapolation)."""
     torch_args = tuple(torch.tensor(a) for a in data)
     pyro, has_numpyro = try_import("pyro"), try_import("numpyro") is not None
     configs = {}
@@ -321,14 +323,14 @@ def make_named_configs(
         lib, _, mode = name.partition("_")
         if lib == "pyro" and pyro is not None:
             configs[name] = pyro_config(
-                pyro, ppl_model(pyro), torch_args, chains, warmup, samples, mode
+                pyro, ppl_model(pyro), torch_args, pyro_chains or chains, warmup, samples, mode
             )
         elif lib == "numpyro" and has_numpyro:
             import jax.numpy as jnp
 
             args = tuple(jnp.asarray(a) for a in data)
             configs[name] = numpyro_config(numpyro_model, args, chains, warmup, samples, mode)
-        elif lib == "pyrolite" and mode != "mp" and pyrolite_available():
+        elif lib == "pyrolite" and mode != "mp":
             import pyrolite
 
             method, jit = pyrolite_mode(mode)
@@ -336,16 +338,8 @@ def make_named_configs(
                 ppl_model(pyrolite), torch_args, chains, warmup, samples, method, jit_compile=jit
             )
         else:
-            print(f"skipping {name}: its library (or pyrolite's NUTS) is not installed")
+            print(f"skipping {name}: its library is not installed")
     return configs
-
-
-def pyrolite_available() -> bool:
-    try:
-        from pyrolite.infer import MCMC, NUTS  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------------- metrics

@@ -16,18 +16,13 @@ from __future__ import annotations
 
 import argparse
 
-import torch
 from harness import pin_threads
 from nuts_common import (
     add_common_args,
     config_names,
-    numpyro_config,
+    make_named_configs,
     print_table,
-    pyro_config,
-    pyrolite_available,
-    pyrolite_config,
     run_workload,
-    try_import,
     write_workload,
 )
 from nuts_eight_schools import SIGMA, SITES, Y, numpyro_model, ppl_model
@@ -61,38 +56,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     pin_threads(args.threads)
     names = config_names(args, DEFAULT, DEFAULT)
-    torch_args = (torch.tensor(SIGMA), torch.tensor(Y))
-    warmup, samples = args.warmup, args.samples
-    configs = {}
-    pyro = try_import("pyro")
-    if "pyro_seq" in names and pyro is not None:
-        model = ppl_model(pyro)
-        configs["pyro_seq"] = pyro_config(
-            pyro, model, torch_args, args.pyro_chains, warmup, samples, "seq"
-        )
-    if "numpyro_vectorized" in names and try_import("numpyro") is not None:
-        import jax.numpy as jnp
-
-        np_args = (jnp.asarray(SIGMA), jnp.asarray(Y))
-        configs["numpyro_vectorized"] = numpyro_config(
-            numpyro_model, np_args, args.chains, warmup, samples, "vectorized"
-        )
-    for name in ("pyrolite_batched", "pyrolite_batched_jit"):
-        if name in names and pyrolite_available():
-            import pyrolite
-
-            configs[name] = pyrolite_config(
-                ppl_model(pyrolite),
-                torch_args,
-                args.chains,
-                warmup,
-                samples,
-                "vectorized",
-                jit_compile=name.endswith("_jit"),
-            )
-    skipped = set(names) - set(configs)
-    if skipped:
-        print(f"skipping {sorted(skipped)}: library (or pyrolite's NUTS) not installed")
+    configs = make_named_configs(
+        names,
+        ppl_model,
+        numpyro_model,
+        (SIGMA, Y),
+        args.chains,
+        args.warmup,
+        args.samples,
+        pyro_chains=args.pyro_chains,
+    )
     result = run_workload(configs, args, "W5 nuts_many_chains", SITES)
     summary = result["configs"]
     if "pyro_seq" in summary:

@@ -29,15 +29,12 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vae import VAE, run_epoch  # noqa: E402
 
 import pyrolite as pyro  # noqa: E402
