@@ -43,13 +43,17 @@ class Planar(CachedInverseTransformModule):
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         act = self._act(x)
+        self._stash(act)
         return x + self.u_hat() * act.unsqueeze(-1)
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log(1 + (1 - tanh^2(w . x + b)) w . u_hat)``, shape ``x.shape[:-1]``."""
-        act = self._act(x)
+        act = self._stashed(x, y)
+        if act is None:
+            act = self._act(x)
         # w . u_hat = softplus(w . u) - 1 > -1 and 1 - tanh^2 lies in (0, 1]
-        return torch.log1p((1 - act.pow(2)) * (self.w @ self.u_hat()))
+        w_u_hat = functional.softplus(self.w @ self.u) - 1
+        return torch.log1p((1 - act.pow(2)) * w_u_hat)
 
 
 def planar(input_dim: int) -> Planar:

@@ -39,12 +39,14 @@ class Radial(CachedInverseTransformModule):
         return alpha, beta, 1.0 / (alpha + r), r, diff
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        _, beta, h, _, diff = self._alpha_beta_h_r(x)
+        alpha, beta, h, _, diff = self._alpha_beta_h_r(x)
+        self._stash((alpha, beta, h))
         return x + beta * h * diff
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """See the class docstring; shape ``x.shape[:-1]``."""
-        alpha, beta, h, r, _ = self._alpha_beta_h_r(x)
+        stashed = self._stashed(x, y)
+        alpha, beta, h = stashed if stashed is not None else self._alpha_beta_h_r(x)[:3]
         bh = beta * h  # > -alpha h >= -1
         # 1 + beta h - beta h^2 r = 1 + beta h (1 - h r) = 1 + beta alpha h^2 > 0
         terms = (x.size(-1) - 1) * torch.log1p(bh) + torch.log1p(bh * alpha * h)

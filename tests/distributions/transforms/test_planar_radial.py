@@ -56,3 +56,13 @@ def test_agrees_with_pyro_at_the_same_parameters(kind):
     torch.testing.assert_close(
         ours.log_abs_det_jacobian(x, ours(x)), theirs.log_abs_det_jacobian(x, theirs(x))
     )
+
+
+@pytest.mark.parametrize("make", [T.planar, T.radial])
+def test_log_det_from_the_forward_pass_equals_the_one_recomputed(make):
+    flow = make(3).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    y = flow(x)  # records what the forward pass computed with y
+    stored = flow.log_abs_det_jacobian(x, y)
+    recomputed = flow.log_abs_det_jacobian(x.clone(), y.clone())  # a pair it did not make
+    torch.testing.assert_close(stored, recomputed)
