@@ -31,7 +31,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from pyrolite.infer.mcmc.integrator import MAX_DELTA_ENERGY, PotentialAndGrad, velocity
+from pyrolite.infer.mcmc.integrator import (
+    MAX_DELTA_ENERGY,
+    PotentialAndGrad,
+    leapfrog,
+    velocity,
+)
 
 __all__ = ["TreeState", "add_leaf", "begin_subtree", "end_subtree", "init_tree", "tree_step"]
 
@@ -188,16 +193,10 @@ def add_leaf(
     inv = inverse_mass_matrix
     lowest = torch.finfo(u.dtype).min
     eps = torch.where(state.go_right, step_size, -step_size).unsqueeze(-1)
-    neg_half = -0.5 * eps
     p_prev = state.p_end
-    p_half = torch.addcmul(p_prev, neg_half, state.g_end)
-    # a diagonal metric folds into the position step: z += (eps M^{-1}) p
-    if inv.dim() == 3:
-        z_end = torch.addcmul(state.z_end, eps, velocity(p_half, inv))
-    else:
-        z_end = torch.addcmul(state.z_end, eps * inv, p_half)
-    potential, g_end = potential_and_grad(z_end)
-    p_end = torch.addcmul(p_half, neg_half, g_end)
+    z_end, p_end, potential, g_end = leapfrog(
+        state.z_end, p_prev, state.g_end, eps, inv, potential_and_grad
+    )
     v_end = velocity(p_end, inv)
     energy = torch.add(potential, torch.linalg.vecdot(p_end, v_end), alpha=0.5)
     log_w = torch.sub(energy0, energy).nan_to_num(nan=lowest)
