@@ -87,16 +87,12 @@ class Trace:
     @property
     def stochastic_nodes(self) -> list[str]:
         """Names of latent sample sites (not observed, not plate subsampling)."""
-        return [
-            name
-            for name, site in self.nodes.items()
-            if site.type == "sample" and not site.is_observed and not _is_subsample(site)
-        ]
+        return [name for name, site in self.nodes.items() if is_latent(site)]
 
     @property
     def observation_nodes(self) -> list[str]:
         """Names of observed sample sites."""
-        return [n for n, s in self.nodes.items() if s.type == "sample" and s.is_observed]
+        return [n for n, s in self.nodes.items() if is_observed(s)]
 
     @property
     def param_nodes(self) -> list[str]:
@@ -106,12 +102,12 @@ class Trace:
     @property
     def reparameterized_nodes(self) -> list[str]:
         """Latent sites whose distribution has ``rsample`` (pathwise gradients)."""
-        return [n for n in self.stochastic_nodes if self.nodes[n].fn.has_rsample]
+        return [n for n, s in self.nodes.items() if is_reparameterized(s)]
 
     @property
     def nonreparam_stochastic_nodes(self) -> list[str]:
         """Latent sites that need score-function gradients."""
-        return [n for n in self.stochastic_nodes if not self.nodes[n].fn.has_rsample]
+        return [n for n, s in self.nodes.items() if is_latent(s) and not is_reparameterized(s)]
 
     def iter_stochastic_nodes(self) -> Iterator[tuple[str, Message]]:
         for name in self.stochastic_nodes:
@@ -222,8 +218,28 @@ def _fmt(shape: Any) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-def _is_subsample(site: Message) -> bool:
-    return bool(site.infer.get("_subsample", False))
+def is_subsample(site: Message) -> bool:
+    """True for the sample site a subsampling plate records (its value is the indices)."""
+    return site.type == "sample" and bool(site.infer.get("_subsample", False))
+
+
+def is_observed(site: Message) -> bool:
+    """True for an observed sample site."""
+    return site.type == "sample" and bool(site.is_observed)
+
+
+def is_latent(site: Message) -> bool:
+    """True for a latent sample site: not observed and not a plate's subsample indices."""
+    return (
+        site.type == "sample"
+        and not site.is_observed
+        and not bool(site.infer.get("_subsample", False))
+    )
+
+
+def is_reparameterized(site: Message) -> bool:
+    """True for a latent site whose distribution gives pathwise gradients (``has_rsample``)."""
+    return is_latent(site) and bool(getattr(site.fn, "has_rsample", False))
 
 
 def _site_log_prob(trace: Trace, site: Message) -> torch.Tensor:
