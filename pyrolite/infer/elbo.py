@@ -10,7 +10,6 @@ outer plate when ``vectorize_particles=True``) and averages.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 
 from pyrolite import poutine
 from pyrolite.distributions.validation import is_validation_enabled
+from pyrolite.infer.elbo_checks import check_model_guide_match
 from pyrolite.infer.util import in_plate
 from pyrolite.poutine.trace_struct import Trace
 
@@ -139,41 +139,6 @@ def backward_checked(
     if isinstance(surrogate, torch.Tensor) and surrogate.requires_grad:
         surrogate.backward(retain_graph=elbo.retain_graph)
     return value
-
-
-def check_model_guide_match(model_trace: Trace, guide_trace: Trace) -> None:
-    """Error if a latent of the model has no site in the guide; warn on guide sites the model
-    does not have (auxiliary guide sites, ``infer={"is_auxiliary": True}``, are expected)."""
-    guide_nodes = guide_trace.nodes
-    model_nodes = model_trace.nodes
-    missing = [
-        name
-        for name, site in model_nodes.items()
-        if site.type == "sample"
-        and not site.is_observed
-        and name not in guide_nodes
-        and not site.infer.get("_subsample")
-    ]
-    if missing:
-        raise ValueError(
-            f"the guide does not sample the model's latent site(s) {missing}: the model drew "
-            "them from its prior, which makes the ELBO wrong. Add a sample statement with the "
-            "same name to the guide (or observe the site in the model)."
-        )
-    extra = [
-        name
-        for name, site in guide_nodes.items()
-        if site.type == "sample"
-        and name not in model_nodes
-        and not site.infer.get("is_auxiliary")
-        and not site.infer.get("_subsample")
-    ]
-    if extra:
-        warnings.warn(
-            f"the guide samples site(s) {extra} that the model does not have; mark auxiliary "
-            'guide sites with infer={"is_auxiliary": True}',
-            stacklevel=4,
-        )
 
 
 def raise_nonfinite(value: float, model_trace: Trace, guide_trace: Trace) -> None:
