@@ -8,6 +8,7 @@ if compilation fails, a warning says so and the eager path takes over for good.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,7 +54,12 @@ class CompiledLoss:
             )
             self.failed = True
             return ELBO.loss_and_grads(self.elbo, model, guide, *args, **kwargs)
-        return backward_checked(loss, surrogate, self.elbo, model, guide, args, kwargs)
+        value = float(loss)
+        if not math.isfinite(value):
+            # the compiled graph hands back no traces: rerun the step eagerly, which raises
+            # the error naming the sites (of a fresh draw)
+            return ELBO.loss_and_grads(self.elbo, model, guide, *args, **kwargs)
+        return backward_checked(loss, surrogate, self.elbo.retain_graph, [])
 
 
 @contextmanager

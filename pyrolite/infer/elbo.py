@@ -17,7 +17,7 @@ import torch
 
 from pyrolite import poutine
 from pyrolite.distributions.validation import is_validation_enabled
-from pyrolite.infer.elbo_checks import check_model_guide_match
+from pyrolite.infer.elbo_checks import check_model_guide_match, check_site_shape
 from pyrolite.infer.util import in_plate
 from pyrolite.poutine.trace_struct import Trace
 
@@ -73,11 +73,23 @@ class ELBO:
             traces = self.get_trace(model, guide, args, kwargs)
         self.max_plate_nesting = max(tr.plate_nesting() for tr in traces)
 
-    def get_trace(self, model: Callable, guide: Callable, args, kwargs) -> tuple[Trace, Trace]:
-        """One particle: the guide's trace and the model's trace replayed against it."""
+    def get_trace(
+        self, model: Callable, guide: Callable, args, kwargs, plate_nesting: float | None = None
+    ) -> tuple[Trace, Trace]:
+        """One particle: the guide's trace and the model's trace replayed against it.
+
+        While validation is on, both are checked (:mod:`pyrolite.infer.elbo_checks`) with
+        ``plate_nesting`` batch dims (default ``max_plate_nesting``) checked against plates.
+        """
         model_trace, guide_trace = model_and_guide_traces(model, guide, args, kwargs)
         if is_validation_enabled():
-            check_model_guide_match(model_trace, guide_trace)
+            nesting = self.max_plate_nesting if plate_nesting is None else plate_nesting
+            check_model_guide_match(model_trace, guide_trace, nesting)
+            for trace in (model_trace, guide_trace):
+                trace.compute_log_prob()
+                for site in trace.nodes.values():
+                    if site.type == "sample":
+                        check_site_shape(site, nesting)
         return model_trace, guide_trace
 
     def _get_traces(self, model: Callable, guide: Callable, args, kwargs) -> Iterator:
@@ -90,7 +102,7 @@ class ELBO:
         dim = -int(self.max_plate_nesting) - 1
         model = in_plate(model, PARTICLE_PLATE, self.num_particles, dim)
         guide = in_plate(guide, PARTICLE_PLATE, self.num_particles, dim)
-        yield self.get_trace(model, guide, args, kwargs)
+        yield self.get_trace(model, guide, args, kwargs, plate_nesting=-dim)
 
     # -- public API --------------------------------------------------------------------------
     def differentiable_loss(
@@ -102,11 +114,10 @@ class ELBO:
     def loss(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
         """An estimate of the negative ELBO, as a float (no gradient)."""
         with torch.no_grad():
-            loss, _ = self.loss_and_surrogate(model, guide, *args, **kwargs)
+            loss, _, traces = self.traced_loss_and_surrogate(model, guide, args, kwargs)
         value = float(loss)
         if not math.isfinite(value):
-            model_trace, guide_trace = self.get_trace(model, guide, args, kwargs)
-            raise_nonfinite(value, model_trace, guide_trace)
+            raise_nonfinite(value, traces)
         return value
 
     def loss_and_surrogate(
@@ -114,38 +125,54 @@ class ELBO:
     ) -> tuple[torch.Tensor, Any]:
         """The negative ELBO estimate (detached) and the surrogate loss to differentiate, both
         averaged over particles."""
+        loss, surrogate, _ = self.traced_loss_and_surrogate(model, guide, args, kwargs)
+        return loss, surrogate
+
+    def traced_loss_and_surrogate(
+        self, model: Callable, guide: Callable, args: tuple, kwargs: dict
+    ) -> tuple[torch.Tensor, Any, list[tuple[Trace, Trace]]]:
+        """``loss_and_surrogate`` and the (model, guide) traces of the particles it drew, so
+        that a non-finite loss can be traced to the sites of that very draw."""
         total_loss: Any = 0.0
         total_surrogate: Any = 0.0
-        for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
+        traces = list(self._get_traces(model, guide, args, kwargs))
+        for model_trace, guide_trace in traces:
             loss, surrogate = self.differentiable_loss_particle(model_trace, guide_trace)
             total_loss = total_loss + loss.detach()
             total_surrogate = total_surrogate + surrogate
-        return total_loss / self.num_particles, total_surrogate / self.num_particles
+        return total_loss / self.num_particles, total_surrogate / self.num_particles, traces
 
     def loss_and_grads(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
         """Estimate the negative ELBO and accumulate its gradient into the params' ``.grad``."""
-        loss, surrogate = self.loss_and_surrogate(model, guide, *args, **kwargs)
-        return backward_checked(loss, surrogate, self, model, guide, args, kwargs)
+        loss, surrogate, traces = self.traced_loss_and_surrogate(model, guide, args, kwargs)
+        return backward_checked(loss, surrogate, self.retain_graph, traces)
 
 
 def backward_checked(
-    loss: Any, surrogate: Any, elbo: ELBO, model: Callable, guide: Callable, args, kwargs
+    loss: Any, surrogate: Any, retain_graph: bool | None, traces: list[tuple[Trace, Trace]]
 ) -> float:
-    """``float(loss)``, after checking it is finite, and ``surrogate.backward()``."""
+    """``float(loss)``, after checking it is finite, and ``surrogate.backward()``.
+
+    ``traces`` are the (model, guide) traces the loss was computed from: a non-finite loss
+    raises an error naming their non-finite sites."""
     value = float(loss)
     if not math.isfinite(value):
-        model_trace, guide_trace = elbo.get_trace(model, guide, args, kwargs)
-        raise_nonfinite(value, model_trace, guide_trace)
+        raise_nonfinite(value, traces)
     if isinstance(surrogate, torch.Tensor) and surrogate.requires_grad:
-        surrogate.backward(retain_graph=elbo.retain_graph)
+        surrogate.backward(retain_graph=retain_graph)
     return value
 
 
-def raise_nonfinite(value: float, model_trace: Trace, guide_trace: Trace) -> None:
-    """Raise a ValueError naming the sites whose log density is NaN or infinite."""
-    bad = [f"model site {n!r}" for n in model_trace.nonfinite_sites()]
-    bad += [f"guide site {n!r}" for n in guide_trace.nonfinite_sites()]
+def raise_nonfinite(value: float, traces: list[tuple[Trace, Trace]]) -> None:
+    """Raise a ValueError naming the sites whose log density is NaN or infinite in the
+    given (model, guide) traces (one pair per particle)."""
+    bad: list[str] = []
+    for model_trace, guide_trace in traces:
+        for side, trace in (("model", model_trace), ("guide", guide_trace)):
+            bad += [f"{side} site {n!r}" for n in trace.nonfinite_sites()]
+    bad = list(dict.fromkeys(bad))
     where = ", ".join(bad) if bad else "no single site (the sum overflowed)"
+    model_trace, guide_trace = traces[0]
     raise ValueError(
         f"the loss is {value}: non-finite log density at {where}. Check the values and "
         "parameters of those sites (a scale that reached 0, a value outside the support, "

@@ -9,7 +9,7 @@ import torch
 
 from pyrolite import poutine
 from pyrolite.infer.util import in_plate
-from pyrolite.poutine.trace_struct import Trace
+from pyrolite.poutine.trace_struct import Trace, is_subsample
 
 SAMPLE_PLATE = "_num_predictive_samples"
 
@@ -66,9 +66,7 @@ class Predictive:
         return [
             n
             for n, s in trace.nodes.items()
-            if s.type == "sample"
-            and n not in self.posterior_samples
-            and not s.infer.get("_subsample")
+            if s.type == "sample" and not is_subsample(s) and n not in self.posterior_samples
         ]
 
     def _run(self, values: dict, args: tuple, kwargs: dict, dim: int | None = None) -> Trace:

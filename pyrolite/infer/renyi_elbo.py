@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from pyrolite.infer.elbo import ELBO
-from pyrolite.poutine.trace_struct import Trace
+from pyrolite.poutine.trace_struct import Trace, is_latent, is_reparameterized
 
 
 class RenyiELBO(ELBO):
@@ -40,9 +40,8 @@ class RenyiELBO(ELBO):
         super().__init__(num_particles, max_plate_nesting, vectorize_particles, **kwargs)
         self.alpha = alpha
 
-    def _log_weights(self, model: Callable, guide: Callable, args, kwargs) -> torch.Tensor:
-        """The K log weights, shape (num_particles,)."""
-        traces = list(self._get_traces(model, guide, args, kwargs))
+    def _log_weights(self, traces: list) -> torch.Tensor:
+        """The K log weights, shape (num_particles,), of the particles in ``traces``."""
         for _, guide_trace in traces:
             _check_reparameterised(guide_trace)
         if self.vectorize_particles:
@@ -52,23 +51,24 @@ class RenyiELBO(ELBO):
             return _per_particle(model_trace, dim, k) - _per_particle(guide_trace, dim, k)
         return torch.stack([m.log_prob_sum() - g.log_prob_sum() for m, g in traces])
 
-    def loss_and_surrogate(self, model: Callable, guide: Callable, *args, **kwargs):
-        """The negative bound (detached) and the same, differentiable: its gradient weights
-        each particle's pathwise gradient by the particle's self-normalised weight."""
-        scaled = (1.0 - self.alpha) * self._log_weights(model, guide, args, kwargs)
+    def traced_loss_and_surrogate(self, model: Callable, guide: Callable, args, kwargs):
+        """The negative bound (detached), the same differentiable (its gradient weights each
+        particle's pathwise gradient by the particle's self-normalised weight), and the
+        particles' traces."""
+        traces = list(self._get_traces(model, guide, args, kwargs))
+        scaled = (1.0 - self.alpha) * self._log_weights(traces)
         log_mean = torch.logsumexp(scaled, 0) - math.log(self.num_particles)
         neg_bound = -log_mean / (1.0 - self.alpha)
-        return neg_bound.detach(), neg_bound
+        return neg_bound.detach(), neg_bound, traces
 
 
 def _check_reparameterised(guide_trace: Trace) -> None:
     for name, site in guide_trace.nodes.items():
-        if site.type == "sample" and not site.is_observed and not site.fn.has_rsample:
-            if not site.infer.get("_subsample"):
-                raise ValueError(
-                    f"RenyiELBO needs reparameterised guide sites, but {name!r} "
-                    f"({type(site.fn).__name__}) has no rsample; use Trace_ELBO for it"
-                )
+        if is_latent(site) and not is_reparameterized(site):
+            raise ValueError(
+                f"RenyiELBO needs reparameterised guide sites, but {name!r} "
+                f"({type(site.fn).__name__}) has no rsample; use Trace_ELBO for it"
+            )
 
 
 def _per_particle(trace: Trace, dim: int, num_particles: int) -> torch.Tensor:

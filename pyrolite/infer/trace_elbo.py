@@ -8,6 +8,11 @@ needs two kinds of terms:
   ``log q(z_i) * stop_grad(log r)``, where ``log r`` is the part of ``log p - log q`` that
   can depend on ``z_i``: terms in other elements of the site's plates are summed out, and
   terms in the same plate element are kept element-wise (plate-level Rao-Blackwellisation).
+
+Both kinds come from each guide site's ``ScoreParts`` (``entropy_term`` and
+``score_function``), as in Pyro, so a non-reparameterised site adds no ``-log q(z_i)``
+term to the surrogate (its expected gradient is zero; leaving it out matches Pyro's
+estimator draw for draw).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import torch
 
 from pyrolite.infer.compiled_loss import CompiledLoss
 from pyrolite.infer.elbo import ELBO
-from pyrolite.poutine.trace_struct import Trace
+from pyrolite.poutine.trace_struct import Trace, is_observed, is_subsample
 
 
 class Trace_ELBO(ELBO):  # noqa: N801 - Pyro's name
@@ -33,25 +38,42 @@ class Trace_ELBO(ELBO):  # noqa: N801 - Pyro's name
         self, model_trace: Trace, guide_trace: Trace
     ) -> tuple[torch.Tensor, torch.Tensor]:
         model_lp = model_trace.log_prob_sum()
-        guide_lp = guide_trace.log_prob_sum()
-        elbo = model_lp - guide_lp
-        surrogate = elbo
-        nonreparam = [
-            site
-            for site in guide_trace.nodes.values()
-            if site.type == "sample"
-            and not site.is_observed
-            and not site.fn.has_rsample
-            and not site.infer.get("_subsample")
-        ]
-        if nonreparam:
+        elbo = torch.as_tensor(model_lp - guide_trace.log_prob_sum())
+        surrogate = model_lp - guide_entropy_terms(guide_trace)
+        score_sites = score_function_sites(guide_trace)
+        if score_sites:
             model_trace.compute_log_prob()
-            guide_trace.compute_log_prob()
             terms = _log_r_terms(model_trace, guide_trace)
-            for site in nonreparam:
+            for site in score_sites:
                 log_r = _sum_to_frames(terms, site.cond_indep_stack)
-                surrogate = surrogate + (site.log_prob * log_r.detach()).sum()
+                surrogate = surrogate + (site.score_parts.score_function * log_r.detach()).sum()
         return -elbo, -surrogate
+
+
+def guide_entropy_terms(guide_trace: Trace) -> torch.Tensor | float:
+    """The sum of the guide sites' pathwise parts (``ScoreParts.entropy_term``), as Pyro's
+    surrogate has them: ``log q(z)`` for reparameterised sites, nothing for
+    non-reparameterised ones (their gradient comes from the score-function term)."""
+    guide_trace.compute_score_parts()
+    total: Any = 0.0
+    for site in guide_trace.nodes.values():
+        if site.type != "sample" or is_subsample(site):
+            continue
+        entropy = site.score_parts.entropy_term
+        if isinstance(entropy, torch.Tensor):
+            total = total + (site.log_prob_sum if entropy is site.log_prob else entropy.sum())
+    return total
+
+
+def score_function_sites(guide_trace: Trace) -> list:
+    """Guide sites whose ``ScoreParts.score_function`` is not zero (needs score parts)."""
+    return [
+        site
+        for site in guide_trace.nodes.values()
+        if site.type == "sample"
+        and not is_subsample(site)
+        and isinstance(site.score_parts.score_function, torch.Tensor)
+    ]
 
 
 def _vectorized_frames(site: Any) -> frozenset:
@@ -63,7 +85,11 @@ def _log_r_terms(model_trace: Trace, guide_trace: Trace) -> list[tuple[frozenset
     terms = []
     for tr, sign in ((model_trace, 1.0), (guide_trace, -1.0)):
         for site in tr.nodes.values():
-            if site.type == "sample" and not (sign < 0 and site.is_observed):
+            if (
+                site.type == "sample"
+                and not is_subsample(site)
+                and not (sign < 0 and is_observed(site))
+            ):
                 terms.append((_vectorized_frames(site), sign * site.log_prob))
     return terms
 

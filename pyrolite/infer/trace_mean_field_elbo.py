@@ -9,16 +9,32 @@ KL fall back to the Monte Carlo term ``log p(z_i) - log q(z_i)``.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch.distributions import kl_divergence
 
 from pyrolite.distributions.score_parts import scale_and_mask
+from pyrolite.distributions.validation import is_validation_enabled
 from pyrolite.infer.elbo import ELBO
-from pyrolite.poutine.trace_struct import Trace
+from pyrolite.poutine.runtime import Message
+from pyrolite.poutine.trace_struct import Trace, is_latent
 
 
 class TraceMeanField_ELBO(ELBO):  # noqa: N801 - Pyro's name
-    """ELBO with analytic KL terms for mean-field guides (reparameterised guides only)."""
+    """ELBO with analytic KL terms for mean-field guides (reparameterised guides only).
+
+    While validation is on it warns when the guide samples the model's latents in another
+    order than the model does (Pyro's "Failed to verify mean field restriction" warning):
+    a guide whose later sites depend on earlier ones is not mean field, and the analytic KL
+    terms would then be wrong.
+    """
+
+    def get_trace(self, model, guide, args, kwargs, plate_nesting=None) -> tuple[Trace, Trace]:
+        model_trace, guide_trace = super().get_trace(model, guide, args, kwargs, plate_nesting)
+        if is_validation_enabled():
+            _check_mean_field_order(model_trace, guide_trace)
+        return model_trace, guide_trace
 
     def differentiable_loss_particle(
         self, model_trace: Trace, guide_trace: Trace
@@ -26,18 +42,12 @@ class TraceMeanField_ELBO(ELBO):  # noqa: N801 - Pyro's name
         elbo: torch.Tensor | float = 0.0
         guide_nodes = guide_trace.nodes
         for name, model_site in model_trace.nodes.items():
-            if model_site.type != "sample":
-                continue
-            if model_site.is_observed or model_site.infer.get("_subsample"):
-                elbo = elbo + model_trace.site_log_prob_sum(model_site)
+            if not is_latent(model_site):
+                if model_site.type == "sample":
+                    elbo = elbo + model_trace.site_log_prob_sum(model_site)
                 continue
             guide_site = guide_nodes[name]
-            if not guide_site.fn.has_rsample:
-                raise ValueError(
-                    f"TraceMeanField_ELBO needs reparameterised guide sites, but the guide's "
-                    f"site {name!r} ({type(guide_site.fn).__name__}) has no rsample; use "
-                    "Trace_ELBO, which adds score-function terms for such sites"
-                )
+            _check_reparameterized(guide_site)
             try:
                 kl = kl_divergence(guide_site.fn, model_site.fn)
             except NotImplementedError:
@@ -47,7 +57,30 @@ class TraceMeanField_ELBO(ELBO):  # noqa: N801 - Pyro's name
             elbo = elbo - scale_and_mask(kl, guide_site.scale, guide_site.mask).sum()
         # guide sites the model does not have (auxiliary variables) keep their -log q term
         for name, guide_site in guide_nodes.items():
-            if guide_site.type == "sample" and name not in model_trace.nodes:
+            if is_latent(guide_site) and name not in model_trace.nodes:
+                _check_reparameterized(guide_site)
                 elbo = elbo - guide_trace.site_log_prob_sum(guide_site)
         elbo = torch.as_tensor(elbo)
         return -elbo, -elbo
+
+
+def _check_reparameterized(guide_site: Message) -> None:
+    if not guide_site.fn.has_rsample:
+        raise NotImplementedError(
+            f"All distributions in the guide must be fully reparameterized: "
+            f"TraceMeanField_ELBO needs rsample, but the guide's site {guide_site.name!r} "
+            f"({type(guide_site.fn).__name__}) has none; use Trace_ELBO, which adds "
+            "score-function terms for such sites"
+        )
+
+
+def _check_mean_field_order(model_trace: Trace, guide_trace: Trace) -> None:
+    model_order = [n for n, s in model_trace.nodes.items() if is_latent(s) and n in guide_trace]
+    guide_order = [n for n, s in guide_trace.nodes.items() if is_latent(s) and n in model_trace]
+    if model_order != guide_order:
+        warnings.warn(
+            "Failed to verify mean field restriction on the guide. To eliminate this warning, "
+            "ensure model and guide sites occur in the same order.\n"
+            f"Model sites: {model_order}\nGuide sites: {guide_order}",
+            stacklevel=4,
+        )

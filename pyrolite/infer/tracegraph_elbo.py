@@ -26,9 +26,14 @@ from typing import Any
 import torch
 
 from pyrolite.infer.elbo import ELBO
-from pyrolite.infer.trace_elbo import _sum_to_frames, _vectorized_frames
+from pyrolite.infer.trace_elbo import (
+    _sum_to_frames,
+    _vectorized_frames,
+    guide_entropy_terms,
+    score_function_sites,
+)
 from pyrolite.poutine.runtime import Message
-from pyrolite.poutine.trace_struct import Trace
+from pyrolite.poutine.trace_struct import Trace, is_latent, is_observed, is_subsample
 
 
 class TraceGraph_ELBO(ELBO):  # noqa: N801 - Pyro's name
@@ -41,26 +46,23 @@ class TraceGraph_ELBO(ELBO):  # noqa: N801 - Pyro's name
     def differentiable_loss_particle(
         self, model_trace: Trace, guide_trace: Trace
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        elbo = model_trace.log_prob_sum() - guide_trace.log_prob_sum()
-        surrogate = elbo
-        guide_sites = [
-            s for s in guide_trace.nodes.values() if s.type == "sample" and not s.is_observed
-        ]
-        nonreparam = [
-            i
-            for i, s in enumerate(guide_sites)
-            if not s.fn.has_rsample and not s.infer.get("_subsample")
-        ]
-        if nonreparam:
+        model_lp = model_trace.log_prob_sum()
+        elbo = torch.as_tensor(model_lp - guide_trace.log_prob_sum())
+        surrogate = model_lp - guide_entropy_terms(guide_trace)
+        score_sites = {id(s) for s in score_function_sites(guide_trace)}
+        if score_sites:
             model_trace.compute_log_prob()
-            guide_trace.compute_log_prob()
-            model_sites = [s for s in model_trace.nodes.values() if s.type == "sample"]
-            for i in nonreparam:
-                site = guide_sites[i]
+            guide_sites = [s for s in guide_trace.nodes.values() if is_latent(s) or is_observed(s)]
+            model_sites = [
+                s for s in model_trace.nodes.values() if s.type == "sample" and not is_subsample(s)
+            ]
+            for i, site in enumerate(guide_sites):
+                if id(site) not in score_sites:
+                    continue
                 terms = _downstream_terms(guide_sites[i:], model_sites, model_trace)
                 cost = _sum_to_frames(terms, site.cond_indep_stack).detach()
                 baseline, baseline_loss = self._baseline(site, cost)
-                surrogate = surrogate + (site.log_prob * (cost - baseline)).sum()
+                surrogate = surrogate + (site.score_parts.score_function * (cost - baseline)).sum()
                 if baseline_loss is not None:
                     # minimising the loss maximises the surrogate: subtract the baseline's loss
                     surrogate = surrogate - baseline_loss

@@ -37,7 +37,7 @@ def broadcast_to_plates(msg: Message) -> None:
                 expected = list(target)
                 expected[dim] = frame.size
                 raise ValueError(
-                    f"Shape mismatch at site {msg.name!r} inside plate {frame.name!r} "
+                    f"Shape mismatch inside plate {frame.name!r} at site {msg.name!r} "
                     f"(dim={dim}, size={frame.size}): the distribution's batch_shape "
                     f"{_fmt(batch_shape)} has size {target[dim]} at dim {dim}, but the plate "
                     f"needs {frame.size} (or 1, to broadcast) there, as in batch_shape "

@@ -32,7 +32,7 @@ class DimAllocator:
         holder = holders[-1 - dim]
         if holder is not None:
             raise ValueError(
-                f"plates {holder!r} and {name!r} both claim dim {dim}: nested plates need "
+                f"plates {holder!r} and {name!r} collide at dim={dim}: nested plates need "
                 f"distinct dims. Give {name!r} another dim= or leave dim=None to let "
                 "pyrolite pick a free one."
             )

@@ -56,7 +56,7 @@ def test_auto_dim_skips_explicit_one():
 
 
 def test_two_plates_claiming_one_dim():
-    with pytest.raises(ValueError, match="plates 'a' and 'b' both claim dim -1"):
+    with pytest.raises(ValueError, match="plates 'a' and 'b' collide at dim=-1"):
         with pyro.plate("a", 3, dim=-1):
             with pyro.plate("b", 4, dim=-1):
                 pass
