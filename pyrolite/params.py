@@ -21,7 +21,6 @@ form ``"module$$$param"`` (see :func:`param_with_module_name`).
 from __future__ import annotations
 
 import re
-import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -317,6 +316,16 @@ class ParamStoreDict:
         for name, entry in list(self._params.items()):
             yield name, entry.unconstrained
 
+    @property
+    def _param_to_name(self) -> dict[torch.Tensor, str]:
+        """Pyro's view: unconstrained leaf -> param name."""
+        return {entry.unconstrained: name for name, entry in self._params.items()}
+
+    @property
+    def _constraints(self) -> dict[str, Constraint]:
+        """Pyro's view: param name -> constraint."""
+        return {name: entry.constraint for name, entry in self._params.items()}
+
     def get_all_param_names(self) -> list[str]:
         """The param names, in insertion order."""
         return list(self._params)
@@ -413,13 +422,9 @@ class ParamStoreDict:
 
 def _project_or_raise(name: str, constraint: Constraint, value: torch.Tensor) -> torch.Tensor:
     """An init value outside the support is an error, with one exception Pyro code relies on:
-    a positive vector for ``simplex`` is normalised onto the simplex (with a warning)."""
+    a positive vector for ``simplex`` is normalised onto the simplex (silently, as Pyro
+    accepts such values without a word)."""
     if constraint is constraints.simplex and bool((value > 0).all()):
-        warnings.warn(
-            f"param {name!r}: the initial value is not on the simplex; it was normalised to "
-            "sum to 1 along its last dim",
-            stacklevel=5,
-        )
         return value / value.sum(-1, keepdim=True)
     raise ValueError(
         f"param {name!r}: the initial value is outside the support of its constraint "

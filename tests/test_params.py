@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 from torch.distributions import constraints, transform_to
@@ -149,10 +151,22 @@ def test_unknown_param_keyerror(store):
         store["missing"]
 
 
-def test_positive_vector_is_normalised_onto_the_simplex(store):
-    with pytest.warns(UserWarning, match="param 'p'.*normalised"):
+def test_positive_vector_is_normalised_onto_the_simplex_silently(store):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pyro gives no warning here, and neither do we
         value = store.get_param("p", torch.tensor([1.0, 3.0]), constraint=constraints.simplex)
     assert torch.allclose(value, torch.tensor([0.25, 0.75]))
+
+
+def test_pyro_private_views_of_the_store(store):
+    """Pyro's tests read ``_params``, ``_param_to_name`` and ``_constraints``."""
+    store.get_param("a", torch.tensor(1.0), constraint=constraints.positive)
+    store.get_param("b", torch.zeros(2))
+    assert list(store._params) == ["a", "b"]
+    assert store._constraints == {"a": constraints.positive, "b": constraints.real}
+    to_name = store._param_to_name
+    assert sorted(to_name.values()) == ["a", "b"]
+    assert to_name[store.unconstrained("a")] == "a"
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ class DimAllocator:
     """Which plate holds which negative dimension while the plates are active."""
 
     def __init__(self) -> None:
-        self._holders: list[str | None] = []  # _holders[k] is the plate at dim -1 - k
+        self._stack: list[str | None] = []  # _stack[k] is the plate at dim -1 - k (Pyro: _stack)
 
     def allocate(self, name: str, dim: int | None) -> int:
         """Claim ``dim`` (or the rightmost free dim when None) for plate ``name``."""
-        holders = self._holders
+        holders = self._stack
         if dim is None:
             dim = -1
             while -dim <= len(holders) and holders[-1 - dim] is not None:
@@ -41,7 +41,7 @@ class DimAllocator:
 
     def free(self, name: str, dim: int) -> None:
         """Release ``dim``, held by plate ``name``."""
-        holders = self._holders
+        holders = self._stack
         if len(holders) < -dim or holders[-1 - dim] != name:
             raise ValueError(f"plate {name!r} does not hold dim {dim}")
         holders[-1 - dim] = None
@@ -50,7 +50,7 @@ class DimAllocator:
 
     def active(self) -> dict[int, str]:
         """The held dims, as dim -> plate name."""
-        return {-1 - k: n for k, n in enumerate(self._holders) if n is not None}
+        return {-1 - k: n for k, n in enumerate(self._stack) if n is not None}
 
 
 DIM_ALLOCATOR = DimAllocator()

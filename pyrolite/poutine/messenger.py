@@ -91,13 +91,28 @@ class Messenger:
     def __call__(self, fn: Callable) -> Callable:
         if not callable(fn):
             raise ValueError(
-                f"{type(self).__name__} wraps a callable (a model or guide), got {fn!r}"
+                f"{fn!r} is not callable, did you mean to pass it as a keyword arg? "
+                f"{type(self).__name__} wraps a callable (a model or guide); pass the "
+                "handler's own arguments by keyword, e.g. poutine.mask(mask=False)"
             )
+        return HandledFunction(self, fn)
 
-        @functools.wraps(fn)
-        def handled(*args: Any, **kwargs: Any) -> Any:
-            with self:
-                return fn(*args, **kwargs)
 
-        handled.msngr = self
-        return handled
+class HandledFunction:
+    """``fn`` run inside the handler ``msngr`` at every call (what ``handler(fn)`` returns).
+
+    A plain object rather than a closure, so that a handled program pickles whenever its
+    function and handler do.
+    """
+
+    def __init__(self, msngr: Messenger, fn: Callable) -> None:
+        self.msngr = msngr
+        self.fn = fn
+        functools.update_wrapper(self, fn, assigned=("__name__", "__doc__"), updated=())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.msngr:
+            return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self.msngr).__name__}({self.fn!r})"
