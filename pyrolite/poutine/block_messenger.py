@@ -11,6 +11,37 @@ from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
 
 
+class _HideSelection:
+    """The hide rule of one ``block``: ``hide(msg)`` says whether to stop ``msg``.
+
+    A small object (not a closure), so that blocked programs pickle.
+    """
+
+    __slots__ = ("fn", "negate", "names", "types", "constant")
+
+    def __init__(self, fn=None, negate=False, names=(), types=(), constant=None) -> None:
+        self.fn = fn
+        self.negate = negate
+        self.names = frozenset(names)
+        self.types = frozenset(types)
+        self.constant = constant
+
+    def __getstate__(self) -> tuple:
+        return (self.fn, self.negate, self.names, self.types, self.constant)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.fn, self.negate, self.names, self.types, self.constant = state
+
+    def __call__(self, msg: Message) -> bool:
+        if self.constant is not None:
+            return self.constant
+        if self.fn is not None:
+            selected = bool(self.fn(msg))
+        else:
+            selected = msg.name in self.names or msg.type in self.types
+        return not selected if self.negate else selected
+
+
 def _make_hide_fn(
     hide_fn: Callable | None,
     expose_fn: Callable | None,
@@ -24,19 +55,15 @@ def _make_hide_fn(
     if hide_fn is not None:
         return hide_fn
     if expose_fn is not None:
-        return lambda msg: not expose_fn(msg)
+        return _HideSelection(fn=expose_fn, negate=True)
     if hide is not None or hide_types is not None:
-        names = frozenset(hide or ())
-        types = frozenset(hide_types or ())
-        return lambda msg: msg.name in names or msg.type in types
+        return _HideSelection(names=hide or (), types=hide_types or ())
     if expose is not None or expose_types is not None:
-        names = frozenset(expose or ())
-        types = frozenset(expose_types or ())
-        return lambda msg: not (msg.name in names or msg.type in types)
+        return _HideSelection(negate=True, names=expose or (), types=expose_types or ())
     if expose_all:
-        return lambda msg: False
+        return _HideSelection(constant=False)
     if hide_all:
-        return lambda msg: True
+        return _HideSelection(constant=True)
     raise ValueError("block: nothing to hide; pass hide=, expose=, hide_fn= or hide_all=True")
 
 
