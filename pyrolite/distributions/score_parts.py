@@ -26,14 +26,22 @@ class ScoreParts(NamedTuple):
     def scale_and_mask(
         self, scale: torch.Tensor | float = 1.0, mask: torch.Tensor | None = None
     ) -> ScoreParts:
-        """Multiply every tensor part by ``scale`` and zero it where ``mask`` is False.
+        """Multiply ``log_prob`` and ``entropy_term`` by ``scale`` and zero them where ``mask``
+        is False; ``score_function`` stays as it is (as in Pyro).
+
+        The score-function surrogate multiplies ``score_function`` by a cost built from
+        scaled log densities, which already carries the scale and mask once; scaling both
+        factors would count the scale twice.
 
         ``mask`` is a bool tensor broadcastable with the parts. Masking selects with
         ``torch.where`` (it does not multiply), so a masked ``-inf``/NaN entry becomes 0 and
-        passes back a zero gradient.
-        Parts that are the plain number ``0`` stay ``0``.
+        passes back a zero gradient. Parts that are the plain number ``0`` stay ``0``.
         """
-        return ScoreParts(*(scale_and_mask(part, scale, mask) for part in self))
+        return ScoreParts(
+            scale_and_mask(self.log_prob, scale, mask),
+            self.score_function,
+            scale_and_mask(self.entropy_term, scale, mask),
+        )
 
 
 def scale_and_mask(
