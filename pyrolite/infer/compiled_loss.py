@@ -44,7 +44,11 @@ class CompiledLoss:
             enable_validation(validating)
             return ELBO.loss_and_grads(self.elbo, model, guide, *args, **kwargs)
         try:
-            with _validation_off():
+            with _validation_off(), warnings.catch_warnings():
+                # dynamo reads .grad of every tensor it wraps, and torch warns when that
+                # tensor is not a leaf (a constrained param): noise, not a problem of the
+                # user's program (and an error where warnings are errors)
+                warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor")
                 loss, surrogate = self.compiled(model, guide, *args, **kwargs)
         except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager
             warnings.warn(
