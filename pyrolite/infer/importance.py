@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from pyrolite import poutine
-from pyrolite.poutine.trace_struct import Trace
+from pyrolite.poutine.trace_struct import Trace, is_observed
 
 
 class Importance:
@@ -39,7 +39,7 @@ class Importance:
             for _ in range(self.num_samples):
                 if self.guide is None:
                     model_trace = poutine.trace(self.model).get_trace(*args, **kwargs)
-                    log_w = model_trace.log_prob_sum(lambda n, s: s["is_observed"])
+                    log_w = model_trace.log_prob_sum(lambda n, s: is_observed(s))
                 else:
                     guide_trace = poutine.trace(self.guide).get_trace(*args, **kwargs)
                     model_trace = poutine.trace(
