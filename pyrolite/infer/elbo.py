@@ -108,8 +108,12 @@ class ELBO:
     def differentiable_loss(
         self, model: Callable, guide: Callable, *args, **kwargs
     ) -> torch.Tensor:
-        """A differentiable estimate of the negative ELBO (its gradient is unbiased)."""
-        return self.loss_and_surrogate(model, guide, *args, **kwargs)[1]
+        """A differentiable estimate of the negative ELBO: its value is the estimate and its
+        gradient the surrogate's (an unbiased estimate of the gradient)."""
+        loss, surrogate = self.loss_and_surrogate(model, guide, *args, **kwargs)
+        if not isinstance(surrogate, torch.Tensor):
+            return torch.as_tensor(loss)
+        return loss + (surrogate - surrogate.detach())
 
     def loss(self, model: Callable, guide: Callable, *args, **kwargs) -> float:
         """An estimate of the negative ELBO, as a float (no gradient)."""
