@@ -20,12 +20,14 @@ class ClippedAdam(torch.optim.Optimizer):
        ClippedAdam does, despite the argument's name; ``p.grad`` itself is left unchanged);
     2. ``g += weight_decay * p`` if ``weight_decay`` is not zero (L2 penalty, as in Adam);
     3. the Adam moments ``m = b1 m + (1 - b1) g`` and ``v = b2 v + (1 - b2) g^2``;
-    4. ``p -= lr_k * sqrt(1 - b2^k) / (1 - b1^k) * m / (sqrt(v) + eps)``, where ``k`` counts
-       this param's steps and ``lr_k = lr * lrd^k``.
+    4. ``p -= lr * sqrt(1 - b2^k) / (1 - b1^k) * m / (sqrt(v) + eps)``, where ``k`` counts
+       this param's steps.
 
-    The decay ``lrd^k`` is kept per param (state ``"lr_factor"``), so a param first stepped
-    late starts from ``lr * lrd``, exactly as with Pyro's one optimiser per param; the group's
-    ``lr`` stays the base rate (a scheduler may still change it).
+    As in Pyro, every call of :meth:`step` first multiplies each group's ``lr`` by its
+    ``lrd``, so after ``n`` steps ``param_groups[i]["lr"] == lr0 * lrd**n`` and the ``n``-th
+    update uses ``lr0 * lrd**n``. :class:`~pyrolite.optim.PyroOptim` gives each param its own
+    ClippedAdam when ``lrd != 1`` (see :attr:`decays_lr`), so a param first stepped late starts
+    from the base rate, as with Pyro's one optimiser per param.
 
     Args:
         params: tensors to optimise, or param group dicts.
@@ -34,7 +36,7 @@ class ClippedAdam(torch.optim.Optimizer):
         eps: added to the denominator for numerical stability.
         weight_decay: L2 penalty.
         clip_norm: gradients are clamped element-wise to ``[-clip_norm, clip_norm]``.
-        lrd: learning-rate decay factor applied once per step of each param.
+        lrd: learning-rate decay factor, applied to ``lr`` at the start of every step.
     """
 
     def __init__(
@@ -67,6 +69,12 @@ class ClippedAdam(torch.optim.Optimizer):
         }
         super().__init__(params, defaults)
 
+    @property
+    def decays_lr(self) -> bool:
+        """Whether a step changes a group's ``lr`` (``lrd != 1``): such an optimiser must not
+        take params that join after its first step."""
+        return any(group["lrd"] != 1.0 for group in self.param_groups)
+
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimisation step; ``closure`` re-evaluates the loss if given."""
@@ -75,6 +83,7 @@ class ClippedAdam(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            group["lr"] *= group["lrd"]
             beta1, beta2 = group["betas"]
             clip, eps, decay = group["clip_norm"], group["eps"], group["weight_decay"]
             for p in group["params"]:
@@ -84,11 +93,9 @@ class ClippedAdam(torch.optim.Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["lr_factor"] = 1.0
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
-                state["lr_factor"] *= group["lrd"]
                 step = state["step"]
                 if decay != 0:
                     grad = grad.add(p, alpha=decay)
@@ -98,6 +105,6 @@ class ClippedAdam(torch.optim.Optimizer):
                 denom = exp_avg_sq.sqrt().add_(eps)
                 bias_correction1 = 1 - beta1**step
                 bias_correction2 = 1 - beta2**step
-                step_size = group["lr"] * state["lr_factor"] * math.sqrt(bias_correction2)
+                step_size = group["lr"] * math.sqrt(bias_correction2)
                 p.addcdiv_(exp_avg, denom, value=-step_size / bias_correction1)
         return loss

@@ -42,7 +42,16 @@ __all__ = [
     "PyroLRScheduler",
     "ReduceLROnPlateau",
     "StepLR",
+    "is_scheduler",
 ]
+
+
+def is_scheduler(optimizer: Any) -> bool:
+    """Whether a torch object is a learning-rate scheduler wrapping an optimiser (it has an
+    ``optimizer`` attribute, as ``ReduceLROnPlateau`` and every ``LRScheduler`` do) rather than
+    a plain torch optimiser. Duck-typed like Pyro's: a :class:`PyroLRScheduler` wrapper itself
+    is not one (its torch schedulers are)."""
+    return hasattr(optimizer, "optimizer")
 
 
 class PyroLRScheduler(PyroOptim):

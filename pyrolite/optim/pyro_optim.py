@@ -27,6 +27,7 @@ optimiser does.
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
@@ -36,8 +37,8 @@ from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 
 from pyrolite.checkpoint import load_tensors, save_tensors
 from pyrolite.params import (
+    MODULE_NAMESPACE_DIVIDER,
     get_param_store,
-    module_from_param_with_module_name,
     user_param_name,
 )
 
@@ -132,7 +133,9 @@ class _Slot:
         if len(optimizer.param_groups) != 1:
             raise ValueError("PyroOptim needs optimisers that build a single param group")
         self.params: list[torch.Tensor] = optimizer.param_groups[0]["params"]
-        self.accepting = True
+        # an optimiser whose step changes its group (ClippedAdam's lr decay) would hand a later
+        # param a rate that its own fresh optimiser would not have: it takes no second param
+        self.accepting = not getattr(optimizer, "decays_lr", False)
         # state right after construction means the class initialises state eagerly (Adagrad)
         self.eager_state = bool(optimizer.state)
 
@@ -169,16 +172,48 @@ class _Slot:
 
     def restore_group(self, entry: dict) -> None:
         """Restore hyperparameters, scheduler state and openness from a saved entry."""
-        self.group.update(entry.get("group", {}))
+        group = _entry_group(entry)
+        self.group.update({k: v for k, v in group.items() if k != "params"})
         if self.scheduler is not None and entry.get("scheduler") is not None:
             self.scheduler.load_state_dict(_unsnapshot(entry["scheduler"]))
-        self.accepting = bool(entry.get("accepting", True))
+        self.accepting = bool(entry.get("accepting", self.accepting))
 
-    def restore_param(self, param: torch.Tensor, state: dict) -> None:
+    def restore_param(self, param: torch.Tensor, entry: dict) -> None:
         group = self.group
+        state = _entry_param_state(entry)
         self.optimizer.state[param] = {
             k: _state_value_for(param, k, v, group) for k, v in state.items()
         }
+
+    def entry_for(self, param: torch.Tensor, index: int, group: dict, scheduler: Any) -> dict:
+        """``param``'s saved state laid out as Pyro saves it: the state dict of a torch
+        optimiser over this one param (under ``"optimizer"``, next to ``"scheduler"``, when
+        a scheduler drives it), plus pyrolite's ``slot`` and ``accepting``."""
+        optimizer_state = {
+            "state": {0: _snapshot(dict(self.optimizer.state.get(param, {})))},
+            "param_groups": [{**group, "params": [0]}],
+        }
+        entry: dict = {"slot": index, "accepting": self.accepting}
+        if scheduler is None:
+            entry.update(optimizer_state)
+        else:
+            entry["scheduler"] = scheduler
+            entry["optimizer"] = optimizer_state
+        return entry
+
+
+def _entry_optimizer_state(entry: dict) -> dict:
+    return entry["optimizer"] if "optimizer" in entry else entry
+
+
+def _entry_group(entry: dict) -> dict:
+    groups = _entry_optimizer_state(entry).get("param_groups") or [{}]
+    return groups[0]
+
+
+def _entry_param_state(entry: dict) -> dict:
+    states = _entry_optimizer_state(entry).get("state") or {}
+    return next(iter(states.values()), {})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,12 +226,13 @@ class PyroOptim:
     Args:
         optim_constructor: a ``torch.optim.Optimizer`` subclass (or a callable with the same
             signature, ``(params, **optim_args)``), building one param group.
-        optim_args: keyword arguments for it, or a callable returning them per param. The
-            callable is called as ``optim_args(module_name, param_name)`` for params of an
-            ``nn.Module`` (store names ``"module$$$param"``) and as ``optim_args(param_name)``
-            otherwise.
+        optim_args: keyword arguments for it, or a callable returning them per param, called
+            as Pyro calls it: a callable of one argument gets the param's name with a module's
+            ``"$$$"`` written as ``"."`` (``"loc"``, ``"encoder.weight"``); any other gets
+            ``(module_name, param_name)`` split as Pyro splits it (``"a"`` gives ``("a", "a")``).
         clip_args: ``{"clip_norm": ..., "clip_value": ...}`` (either or both), or a callable
-            returning it per param like ``optim_args``. Each param's grad is clipped on its own
+            returning it per param, called like ``optim_args``'s (Pyro calls it with
+            ``(module_name, param_name)`` only). Each param's grad is clipped on its own
             (``clip_grad_norm_`` then ``clip_grad_value_``) before the step, as in Pyro.
 
     Example::
@@ -310,7 +346,7 @@ class PyroOptim:
                     self._open_slot[key] = slot
             else:
                 slot.add(param)
-            slot.restore_param(param, entry.get("state", {}))
+            slot.restore_param(param, entry)
         else:
             slot = self._open_slot.get(key)
             if slot is None or not slot.accepting:
@@ -350,11 +386,13 @@ class PyroOptim:
                 f"{tuple(param.shape)} is not in the param store; create params with "
                 "pyro.param or pyro.module, or pass a dict"
             )
-        module_name = module_from_param_with_module_name(name)
-        if module_name is not None:
-            result = spec(module_name, user_param_name(name))
+        if _arity(spec) == 1:
+            # named as nn.Module.named_parameters() names it: "module.weight"
+            result = spec(name.replace(MODULE_NAMESPACE_DIVIDER, "."))
         else:
-            result = spec(name)
+            # Pyro's (module, param) split: a plain name is its own module part ("a", "a")
+            module_name = name.partition(MODULE_NAMESPACE_DIVIDER)[0]
+            result = spec(module_name, user_param_name(name))
         if not isinstance(result, dict):
             raise TypeError(
                 f"{what} callable must return a dict for param {name!r}, got "
@@ -383,10 +421,12 @@ class PyroOptim:
     def get_state(self) -> dict[str, dict]:
         """Optimiser state keyed by param name, so it survives a restart with new tensors.
 
-        Each entry: ``state`` (the torch optimiser's per-param state), ``group`` (the group's
-        current hyperparameters, e.g. a scheduled ``lr``), ``slot`` (which params shared an
-        optimiser), ``accepting`` and, for schedulers, ``scheduler`` (its state dict). Params
-        that are not in the param store are left out. Tensors are detached copies.
+        Each entry is laid out as Pyro's: the ``state_dict()`` of a torch optimiser over that
+        one param (``{"state": {0: ...}, "param_groups": [{..., "params": [0]}]}``, the group
+        holding current hyperparameters such as a scheduled ``lr``); for a scheduler,
+        ``{"scheduler": ..., "optimizer": <that state dict>}``. pyrolite adds ``slot``
+        (which params shared a torch optimiser) and ``accepting``. Params that are not in the
+        param store are left out. Tensors are detached copies.
         """
         store = get_param_store()
         out: dict[str, dict] = {}
@@ -395,17 +435,8 @@ class PyroOptim:
             scheduler = _snapshot(slot.scheduler.state_dict()) if slot.scheduler else None
             for p in slot.params:
                 name = store.param_name(p)
-                if name is None:
-                    continue
-                entry = {
-                    "state": _snapshot(dict(slot.optimizer.state.get(p, {}))),
-                    "group": group,
-                    "slot": index,
-                    "accepting": slot.accepting,
-                }
-                if scheduler is not None:
-                    entry["scheduler"] = scheduler
-                out[name] = entry
+                if name is not None:
+                    out[name] = slot.entry_for(p, index, group, scheduler)
         # state loaded but not consumed yet is kept (with slot numbers that cannot collide)
         offset = len(self._slots)
         for name, entry in self._pending.items():
@@ -441,7 +472,7 @@ class PyroOptim:
                 if not restored_group:
                     slot.restore_group(entry)
                     restored_group = True
-                slot.restore_param(p, entry.get("state", {}))
+                slot.restore_param(p, entry)
 
     def save(self, path: str) -> None:
         """Save the optimiser state atomically (a pyrolite checkpoint, kind "pyrolite.optim")."""
@@ -450,6 +481,13 @@ class PyroOptim:
     def load(self, path: str, map_location: Any = None) -> None:
         """Load a state saved by :meth:`save` (applied to params as they appear)."""
         self._set_state(load_tensors(path, OPTIM_KIND, map_location=map_location))
+
+
+def _arity(fn: Callable) -> int:
+    try:
+        return len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature
+        return 1
 
 
 def _check_clip_args(clip_args: dict) -> None:

@@ -51,8 +51,8 @@ def test_matches_hand_computation(weight_decay):
     torch.testing.assert_close(x.detach(), expected, rtol=1e-12, atol=1e-12)
     state = opt.state[x]
     assert state["step"] == 4
-    assert state["lr_factor"] == pytest.approx(0.9**4)
-    assert opt.param_groups[0]["lr"] == 0.05  # the base rate is kept
+    # as in Pyro, each step multiplies the group's lr by lrd before it updates
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05 * 0.9**4, rel=1e-15)
 
 
 def test_defaults_equal_adam_without_clipping():
@@ -68,8 +68,21 @@ def test_defaults_equal_adam_without_clipping():
     torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("lrd", [1.0, 3.0, 0.5])
+def test_group_lr_after_n_steps(lrd):
+    """Pyro's contract: after n steps ``param_groups[0]["lr"] == lr0 * lrd**n``."""
+    x = torch.zeros((), requires_grad=True)
+    opt = ClippedAdam([x], lr=1.0, lrd=lrd)
+    for n in range(1, 4):
+        x.grad = torch.tensor(0.7)
+        opt.step()
+        assert opt.param_groups[0]["lr"] == 1.0 * lrd**n
+    assert opt.decays_lr == (lrd != 1.0)
+
+
 def test_decay_is_per_param():
-    """A param first stepped late starts from lr * lrd, as with one optimiser per param."""
+    """A param first stepped late starts from lr * lrd, as with one optimiser per param:
+    with ``lrd != 1`` every param gets its own ClippedAdam."""
     a = torch.zeros(1, requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
     pyro_optim = optim.ClippedAdam({"lr": 1.0, "lrd": 0.5})
@@ -78,9 +91,21 @@ def test_decay_is_per_param():
         pyro_optim([a])
     b.grad = torch.ones(1)
     pyro_optim([b])
-    assert len(pyro_optim.torch_optimizers) == 1
+    assert len(pyro_optim.torch_optimizers) == 2
+    assert [o.param_groups[0]["lr"] for o in pyro_optim.torch_optimizers] == [0.125, 0.5]
     # first Adam step moves by lr_1 * sign(g) (up to eps): lr_1 = 1.0 * 0.5
     assert torch.allclose(b, torch.full((1,), -0.5), atol=1e-6)
+
+
+def test_no_decay_shares_one_optimizer():
+    a = torch.zeros(1, requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    pyro_optim = optim.ClippedAdam({"lr": 1.0})
+    a.grad = torch.ones(1)
+    pyro_optim([a])
+    b.grad = torch.ones(1)
+    pyro_optim([b])
+    assert len(pyro_optim.torch_optimizers) == 1
 
 
 def test_closure_and_validation():

@@ -4,6 +4,7 @@ from torch.optim import lr_scheduler
 
 import pyrolite.optim as optim
 from pyrolite.optim import PyroLRScheduler
+from pyrolite.optim.lr_scheduler import is_scheduler
 
 SCHEDULERS = [
     ("StepLR", {"step_size": 2, "gamma": 0.5}),
@@ -104,3 +105,23 @@ def test_needs_optimizer_key():
     args = {"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1}, "step_size": 1}
     optim.StepLR(args)
     assert "optimizer" in args  # the caller's dict is not modified
+
+
+def test_is_scheduler_is_duck_typed_like_pyro():
+    import pyro.optim.optim
+
+    x = torch.zeros(1, requires_grad=True)
+    sgd = torch.optim.SGD([x], lr=0.1)
+    torch_objects = [
+        sgd,
+        torch.optim.lr_scheduler.StepLR(sgd, step_size=1),
+        torch.optim.lr_scheduler.ReduceLROnPlateau(sgd),
+    ]
+    wrappers = [
+        optim.Adam({"lr": 0.1}),
+        optim.StepLR({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1}, "step_size": 1}),
+    ]
+    for obj in torch_objects + wrappers:
+        assert is_scheduler(obj) == pyro.optim.optim.is_scheduler(obj)
+    assert [is_scheduler(obj) for obj in torch_objects] == [False, True, True]
+    assert not any(is_scheduler(w) for w in wrappers)  # the wrappers are not torch schedulers

@@ -112,10 +112,10 @@ def test_one_torch_optimizer_per_distinct_args():
     store.get_param("net$$$bias", layer.bias)
     calls = []
 
-    def per_param(*args):
-        calls.append(args)
-        if args[0] == "net":
-            return {"lr": 0.5 if args[1] == "weight" else 0.25}
+    def per_param(module_name, param_name):
+        calls.append((module_name, param_name))
+        if module_name == "net":
+            return {"lr": 0.5 if param_name == "weight" else 0.25}
         return {"lr": 0.1}
 
     pyro_optim = optim.SGD(per_param)
@@ -124,12 +124,66 @@ def test_one_torch_optimizer_per_distinct_args():
         p.grad = torch.ones_like(p)
     before = [p.detach().clone() for p in leaves]
     pyro_optim(leaves)
-    assert sorted(calls) == sorted([("loc",), ("scale",), ("net", "weight"), ("net", "bias")])
+    # as in Pyro, a two-argument callable gets (module name, param name); a plain param's
+    # module part is its own name
+    expected_calls = [("loc", "loc"), ("scale", "scale"), ("net", "weight"), ("net", "bias")]
+    assert sorted(calls, key=repr) == sorted(expected_calls, key=repr)
     assert len(pyro_optim.torch_optimizers) == 3
     assert sorted(o.param_groups[0]["lr"] for o in pyro_optim.torch_optimizers) == [0.1, 0.25, 0.5]
     for p, old, lr in zip(leaves, before, [0.1, 0.1, 0.5, 0.25], strict=True):
         assert torch.allclose(p, old - lr)
     assert torch.allclose(layer.weight, before[2] - 0.5)  # the module's own parameter moved
+
+
+@pytest.mark.parametrize("wrap", ["function", "lambda", "varargs"])
+def test_one_argument_callable_gets_dotted_name(wrap):
+    """Pyro's rule: a callable of one parameter gets ``"module.param"`` (the ``nn.Module``
+    spelling of the store's ``"module$$$param"``) and plain names unchanged."""
+    clear_param_store()
+    store = get_param_store()
+    store.get_param("loc", torch.zeros(1))
+    store.get_param("net$$$weight", torch.nn.Linear(1, 1).weight)
+    seen = []
+
+    def function(name):
+        seen.append(name)
+        return {"lr": 0.1}
+
+    spec = {
+        "function": function,
+        "lambda": lambda name: function(name),
+        "varargs": lambda *args: function(*args),
+    }[wrap]
+    leaves = [p for _, p in store.named_parameters()]
+    for p in leaves:
+        p.grad = torch.ones_like(p)
+    optim.SGD(spec)(leaves)
+    assert sorted(seen) == ["loc", "net.weight"]
+
+
+def test_callable_args_match_real_pyro():
+    """The names a per-param callable sees equal those real Pyro passes it."""
+    import pyro
+    import pyro.optim
+
+    def names_seen(optim_module, leaves):
+        one, two = [], []
+        for p in leaves:
+            p.grad = torch.ones_like(p)
+        optim_module.SGD(lambda name: one.append(name) or {"lr": 0.1})(leaves)
+        optim_module.SGD(lambda m, n: two.append((m, n)) or {"lr": 0.1})(leaves)
+        return sorted(one), sorted(two)
+
+    pyro.clear_param_store()
+    their_store = pyro.get_param_store()
+    leaves = [their_store.setdefault(n, torch.zeros(1)).unconstrained() for n in ("a", "net$$$w")]
+    theirs = names_seen(pyro.optim, leaves)
+    pyro.clear_param_store()
+
+    clear_param_store()
+    leaves = [get_param_store().get_param(n, torch.zeros(1)) for n in ("a", "net$$$w")]
+    ours = names_seen(optim, leaves)
+    assert ours == theirs == (["a", "net.w"], [("a", "a"), ("net", "w")])
 
 
 def test_callable_args_need_param_names():

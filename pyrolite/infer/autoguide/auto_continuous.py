@@ -63,8 +63,8 @@ class AutoContinuous(AutoGuide):
     def __init__(
         self,
         model: Callable,
-        *,
         init_loc_fn: Callable = init_to_median,
+        *,
         create_plates: Callable | None = None,
         prefix: str | None = None,
     ) -> None:
@@ -202,10 +202,16 @@ class AutoDiagonalNormal(AutoContinuous):
     (``softplus_positive``, ``(latent_dim,)``, initially ``init_scale``).
     """
 
-    def __init__(self, model: Callable, *, init_scale: float = 0.1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Callable,
+        init_loc_fn: Callable = init_to_median,
+        init_scale: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
         if not init_scale > 0:
             raise ValueError(f"AutoDiagonalNormal: init_scale must be positive, got {init_scale}")
-        super().__init__(model, **kwargs)
+        super().__init__(model, init_loc_fn, **kwargs)
         self.init_scale = init_scale
 
     def _setup_posterior(self) -> None:
@@ -229,12 +235,18 @@ class AutoMultivariateNormal(AutoContinuous):
     covariance is ``L @ L.T``.
     """
 
-    def __init__(self, model: Callable, *, init_scale: float = 0.1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Callable,
+        init_loc_fn: Callable = init_to_median,
+        init_scale: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
         if not init_scale > 0:
             raise ValueError(
                 f"AutoMultivariateNormal: init_scale must be positive, got {init_scale}"
             )
-        super().__init__(model, **kwargs)
+        super().__init__(model, init_loc_fn, **kwargs)
         self.init_scale = init_scale
 
     def _setup_posterior(self) -> None:
@@ -265,9 +277,9 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
     def __init__(
         self,
         model: Callable,
-        *,
-        rank: int | None = None,
+        init_loc_fn: Callable = init_to_median,
         init_scale: float = 0.1,
+        rank: int | None = None,
         **kwargs: Any,
     ) -> None:
         if rank is not None and (not isinstance(rank, int) or rank <= 0):
@@ -276,7 +288,7 @@ class AutoLowRankMultivariateNormal(AutoContinuous):
             raise ValueError(
                 f"AutoLowRankMultivariateNormal: init_scale must be positive, got {init_scale}"
             )
-        super().__init__(model, **kwargs)
+        super().__init__(model, init_loc_fn, **kwargs)
         self.rank = rank
         self.init_scale = init_scale
 

@@ -33,8 +33,8 @@ class AutoDelta(AutoGuide):
     def __init__(
         self,
         model: Callable,
-        *,
         init_loc_fn: Callable = init_to_median,
+        *,
         create_plates: Callable | None = None,
         prefix: str | None = None,
     ) -> None:

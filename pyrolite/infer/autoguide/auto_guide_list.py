@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,9 @@ from pyrolite.infer.autoguide.guide import AutoGuide
 from pyrolite.poutine.plate_messenger import PlateMessenger
 
 __all__ = ["AutoGuideList"]
+
+# autoguides already appended to some list (the parts themselves know nothing of lists)
+_appended: weakref.WeakSet[AutoGuide] = weakref.WeakSet()
 
 
 class AutoGuideList(AutoGuide):
@@ -25,8 +29,8 @@ class AutoGuideList(AutoGuide):
     A part may also be any callable taking the model's arguments (a hand-written guide);
     its return value is merged if it is a dict. Appending an autoguide renames its params:
     its prefix becomes ``"{list prefix}.{index}"`` (e.g. ``"AutoGuideList.1.locs.z"``).
-    The list creates the plates once per call and its parts share them, so a subsampling
-    plate draws one set of indices for all parts.
+    The list creates the plates once per call and hands them to its autoguide parts, so a
+    subsampling plate draws one set of indices for all parts.
     """
 
     def __init__(
@@ -38,21 +42,35 @@ class AutoGuideList(AutoGuide):
     ) -> None:
         super().__init__(model, create_plates=create_plates, prefix=prefix)
         self.parts: list[Callable] = []
-        self._current_plates: dict[str, PlateMessenger] | None = None
         self._checked = False
+
+    @property
+    def prefix(self) -> str:
+        """The first part of the param names; part ``i`` of the list uses ``"{prefix}.{i}"``."""
+        return self._prefix
+
+    @prefix.setter
+    def prefix(self, value: str) -> None:
+        AutoGuide.prefix.fset(self, value)
+        for index, part in enumerate(getattr(self, "parts", ())):
+            if isinstance(part, AutoGuide):
+                part.prefix = f"{value}.{index}"
 
     def append(self, part: Callable) -> None:
         """Add ``part`` (an autoguide not yet called and not in another list, or a callable)."""
         if isinstance(part, AutoGuide):
-            if part._master is not None:
-                raise ValueError(f"{type(part).__name__} already belongs to an AutoGuideList")
+            if part in _appended or part is self:
+                raise RuntimeError(
+                    f"The module `{part.prefix}` is already added: this "
+                    f"{type(part).__name__} already belongs to an AutoGuideList"
+                )
             if part.prototype_trace is not None:
                 raise ValueError(
                     f"append {type(part).__name__} to the AutoGuideList before calling it: "
                     "appending renames its params"
                 )
             part.prefix = f"{self.prefix}.{len(self.parts)}"
-            part._master = self
+            _appended.add(part)
         elif not callable(part):
             raise TypeError(f"AutoGuideList.append takes a guide (a callable), got {part!r}")
         self.parts.append(part)
@@ -73,15 +91,21 @@ class AutoGuideList(AutoGuide):
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """Run every part inside shared plates; returns the merged ``{name: value}``."""
         self._ensure_setup(args, kwargs)
-        self._current_plates = self._create_plates(*args, **kwargs)
-        try:
-            result: dict[str, torch.Tensor] = {}
-            for part in self.parts:
+        return self._call_in_plates(self._create_plates(*args, **kwargs), *args, **kwargs)
+
+    def _call_in_plates(
+        self, plates: dict[str, PlateMessenger], *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
+        """Run every part inside ``plates`` (also when this list is part of another list)."""
+        self._ensure_setup(args, kwargs)
+        result: dict[str, torch.Tensor] = {}
+        for part in self.parts:
+            if isinstance(part, AutoGuide):
+                out = part._call_in_plates(plates, *args, **kwargs)
+            else:
                 out = part(*args, **kwargs)
-                if isinstance(out, dict):
-                    result.update(out)
-        finally:
-            self._current_plates = None
+            if isinstance(out, dict):
+                result.update(out)
         if not self._checked:
             self._check_parts()
         return result

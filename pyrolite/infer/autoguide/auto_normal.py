@@ -17,6 +17,7 @@ from pyrolite.infer.autoguide.guide import (
     repeat_to_full_size,
 )
 from pyrolite.infer.autoguide.initialization import init_to_feasible
+from pyrolite.infer.autoguide.site_params import SiteParams
 from pyrolite.poutine.plate_messenger import PlateMessenger
 from pyrolite.primitives import param, sample
 
@@ -37,15 +38,16 @@ class AutoNormal(AutoGuide):
     """Mean-field guide: ``u ~ Normal(loc, scale)`` per site on the unconstrained space,
     and ``z = biject_to(support)(u)``.
 
-    A site with real support is sampled directly from the Normal. Any other site gets an
-    auxiliary site ``"{site}_unconstrained"`` holding ``u`` and a ``Delta`` at ``z`` whose
-    log density is ``-log|det dz/du|``, so the guide's density of ``z`` is that of the
-    pushed-forward Normal.
+    As in Pyro, every site gets an auxiliary site ``"{site}_unconstrained"`` holding ``u``
+    (``is_auxiliary``), and the site itself is a ``Delta`` at ``z`` whose log density is
+    ``-log|det dz/du|`` (zero for real support), so the guide's density of ``z`` is that of
+    the pushed-forward Normal.
 
     Params (unconstrained shapes, full plate sizes, ``event_dim`` the site's unconstrained
     event dims): ``"{prefix}.locs.{site}"`` (real, from ``init_loc_fn``, default
     :func:`init_to_feasible`) and ``"{prefix}.scales.{site}"`` (``softplus_positive``,
-    ``init_scale``).
+    ``init_scale``). ``guide.locs.z`` and ``guide.scales.z`` read them (constrained) and
+    assigning to them writes them, as with Pyro's module attributes.
     """
 
     def __init__(
@@ -62,9 +64,24 @@ class AutoNormal(AutoGuide):
         super().__init__(model, create_plates=create_plates, prefix=prefix)
         self.init_loc_fn = init_loc_fn
         self.init_scale = init_scale
+        self._sites: dict[str, _Site] = {}
+        self.locs = SiteParams(
+            lambda name: self._param_name("locs", name), lambda name: self._spec(name, "loc")
+        )
+        self.scales = SiteParams(
+            lambda name: self._param_name("scales", name), lambda name: self._spec(name, "scale")
+        )
+
+    def _spec(self, name: str, which: str) -> tuple[torch.Tensor, Any, int] | None:
+        site = self._sites.get(name)
+        if site is None:
+            return None
+        if which == "loc":
+            return site.init_loc, constraints.real, site.unconstrained_event_dim
+        return site.init_scale, constraints.softplus_positive, site.unconstrained_event_dim
 
     def _setup_params(self) -> None:
-        self._sites: dict[str, _Site] = {}
+        self._sites = {}
         for name, site in self.prototype_trace.iter_stochastic_nodes():
             transform = biject_to(site.fn.support)
             value = site.value.detach()
@@ -104,15 +121,15 @@ class AutoNormal(AutoGuide):
             with self._plates_of(plates, name):
                 loc, scale = self._loc_scale(name, site, _param)
                 q = dist.Normal(loc, scale).to_event(site.unconstrained_event_dim)
-                if site.identity:
-                    result[name] = sample(name, q)
-                    continue
                 u = sample(site.aux_name, q, infer={"is_auxiliary": True})
-                value = site.transform(u)
-                log_density = -site.transform.log_abs_det_jacobian(u, value)
-                log_density = sum_rightmost(
-                    log_density, log_density.dim() - value.dim() + site.event_dim
-                )
+                if site.identity:
+                    value, log_density = u, 0.0
+                else:
+                    value = site.transform(u)
+                    log_density = -site.transform.log_abs_det_jacobian(u, value)
+                    log_density = sum_rightmost(
+                        log_density, log_density.dim() - value.dim() + site.event_dim
+                    )
                 point = dist.Delta(value, log_density=log_density, event_dim=site.event_dim)
                 result[name] = sample(name, point)
         return result

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch.distributions.transforms import ComposeTransform, IndependentTransform, Transform
@@ -33,18 +33,17 @@ from pyrolite.params import get_param_store
 from pyrolite.poutine.handlers import block, trace
 from pyrolite.poutine.plate_messenger import CondIndepStackFrame, PlateMessenger
 from pyrolite.poutine.runtime import Message
-from pyrolite.poutine.trace_struct import Trace
+from pyrolite.poutine.trace_struct import Trace, is_latent
 from pyrolite.primitives import plate
 
-if TYPE_CHECKING:
-    from pyrolite.infer.autoguide.auto_guide_list import AutoGuideList
-
 __all__ = ["AutoGuide"]
+
+ENUMERATION_DOCS = "https://pyro.ai/examples/enumeration.html"
 
 
 def _not_latent(msg: Message) -> bool:
     """Hide everything but latent sample sites from the prototype trace."""
-    return msg.type != "sample" or msg.is_observed or bool(msg.infer.get("_subsample", False))
+    return not is_latent(msg)
 
 
 class AutoGuide:
@@ -76,7 +75,6 @@ class AutoGuide:
         self.prototype_trace: Trace | None = None
         self._frames: dict[str, CondIndepStackFrame] = {}
         self._site_plates: dict[str, tuple[str, ...]] = {}
-        self._master: AutoGuideList | None = None
 
     @property
     def prefix(self) -> str:
@@ -100,6 +98,18 @@ class AutoGuide:
         """Draw every latent site of the model; returns ``{name: constrained value}``."""
         self._ensure_setup(args, kwargs)
         return self._sample_sites(self._create_plates(*args, **kwargs))
+
+    def _call_in_plates(
+        self, plates: dict[str, PlateMessenger], *args: Any, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
+        """Like calling the guide, but inside ``plates`` made by the caller (a guide made of
+        guides shares one set of plates, so one subsample, among its parts). Plates of this
+        guide's sites that ``plates`` lacks are created as usual."""
+        self._ensure_setup(args, kwargs)
+        missing = self._frames.keys() - plates.keys()
+        if missing:
+            plates = {**plates, **{name: _plate_like(self._frames[name]) for name in missing}}
+        return self._sample_sites(plates)
 
     def median(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         """``{name: posterior median}`` in the constrained space, full plate sizes."""
@@ -127,10 +137,12 @@ class AutoGuide:
         site_plates: dict[str, tuple[str, ...]] = {}
         for name, site in prototype.iter_stochastic_nodes():
             if site.fn.support.is_discrete:
+                cls = type(self).__name__
                 raise ValueError(
-                    f"{type(self).__name__} cannot guide site {name!r}: its distribution "
-                    f"{type(site.fn).__name__} is discrete. Hide it from this guide with "
-                    "poutine.block(model, hide=[...]) and guide it by hand."
+                    f"{cls} cannot guide the discrete sample site {name!r} (a "
+                    f"{type(site.fn).__name__}): continuous inference cannot handle discrete "
+                    f"sites. Enumerate it instead (see {ENUMERATION_DOCS} ) and hide it from "
+                    f"this guide, e.g. {cls}(poutine.block(model, hide=[{name!r}]))."
                 )
             for frame in site.cond_indep_stack:
                 if frame.dim is None:
@@ -154,11 +166,7 @@ class AutoGuide:
         """Fresh plates (one per plate of the model's latents) for one call of the guide.
 
         A subsampling plate draws its indices here, once per call, and records them.
-        Inside an :class:`AutoGuideList`, the list's plates are shared by all its parts.
         """
-        master = self._master
-        if master is not None and master._current_plates is not None:
-            return master._current_plates
         plates: dict[str, PlateMessenger] = {}
         if self.create_plates is not None:
             made = self.create_plates(*args, **kwargs)
@@ -167,9 +175,7 @@ class AutoGuide:
             plates = {p.name: p for p in made}
         for name, frame in self._frames.items():
             if name not in plates:
-                size = frame.full_size if frame.full_size >= 0 else None
-                subsample_size = frame.size if frame.size >= 0 else None
-                plates[name] = plate(name, size, subsample_size=subsample_size, dim=frame.dim)
+                plates[name] = _plate_like(frame)
         return plates
 
     @contextmanager
@@ -187,6 +193,13 @@ class AutoGuide:
     def _read_param(self, name: str, init: torch.Tensor, constraint: Any, event_dim: int):
         """The constrained value of store param ``name`` without sending a message."""
         return get_param_store().get_param(name, init, constraint, event_dim)
+
+
+def _plate_like(frame: CondIndepStackFrame) -> PlateMessenger:
+    """A fresh plate with the name, sizes and dim of the model's plate ``frame``."""
+    size = frame.full_size if frame.full_size >= 0 else None
+    subsample_size = frame.size if frame.size >= 0 else None
+    return plate(frame.name, size, subsample_size=subsample_size, dim=frame.dim)
 
 
 def repeat_to_full_size(

@@ -21,6 +21,7 @@ import torch
 from pyrolite.distributions import biject_to
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
+from pyrolite.poutine.trace_struct import is_latent
 
 __all__ = [
     "InitMessenger",
@@ -146,7 +147,7 @@ class InitMessenger(Messenger):
         self.init_fn = init_fn
 
     def _pyro_sample(self, msg: Message) -> None:
-        if msg.value is not None or msg.is_observed or msg.infer.get("_subsample", False):
+        if msg.value is not None or not is_latent(msg):
             return
         if msg.fn.support.is_discrete:
             return  # drawn as usual: continuous init strategies do not apply

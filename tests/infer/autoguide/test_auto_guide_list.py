@@ -96,3 +96,46 @@ def test_hand_written_part():
     out = guide()
     assert set(out) == {"x", "y"}
     assert set(guide.median()) == {"x"}
+
+
+def test_a_part_joins_one_list_only():
+    def model():
+        pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    part = AutoNormal(model)
+    AutoGuideList(model).append(part)
+    with pytest.raises(RuntimeError, match="already added"):
+        AutoGuideList(model).append(part)
+
+
+def test_parts_know_nothing_of_the_list():
+    """The list drives its parts: guide.py neither imports nor mentions AutoGuideList."""
+    import ast
+    from pathlib import Path
+
+    import pyrolite.infer.autoguide as autoguide
+
+    root = Path(autoguide.__file__).parent
+    for path in root.glob("*.py"):
+        if path.name in ("__init__.py", "auto_guide_list.py"):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "pyrolite.infer.autoguide.auto_guide_list", path.name
+            if isinstance(node, ast.Name | ast.Attribute):
+                name = node.id if isinstance(node, ast.Name) else node.attr
+                assert name != "AutoGuideList", path.name
+
+
+def test_nested_list_shares_the_outer_plates():
+    outer = AutoGuideList(subsampled_model)
+    inner = AutoGuideList(poutine.block(subsampled_model, expose=["a", "b"]))
+    inner.append(AutoDelta(poutine.block(subsampled_model, expose=["a"])))
+    inner.append(AutoNormal(poutine.block(subsampled_model, expose=["b"])))
+    outer.append(inner)
+    guide_tr = poutine.trace(outer).get_trace()
+    sub = [n for n, s in guide_tr.nodes.items() if s["type"] == "sample" and n == "data"]
+    assert sub == ["data"]  # one subsample for every part
+    idx = guide_tr.nodes["data"]["value"]
+    assert torch.equal(guide_tr.nodes["a"]["value"], pyro.param("AutoGuideList.0.0.a")[idx])

@@ -84,9 +84,15 @@ def test_param_names():
 
 def test_auto_normal_sites():
     tr = poutine.trace(AutoNormal(constrained_model)).get_trace(DATA)
-    # real-valued sites are sampled from the Normal directly; constrained ones through an
-    # auxiliary unconstrained site and a Delta carrying the log-Jacobian
-    assert isinstance(tr.nodes["loc"]["fn"], dist.Normal)
+    # as in Pyro, every site goes through an auxiliary unconstrained site and a Delta carrying
+    # the log-Jacobian (zero for a real-valued site)
+    q = tr.nodes["loc_unconstrained"]["fn"]
+    assert isinstance(getattr(q, "base_dist", q), dist.Normal)
+    assert tr.nodes["loc_unconstrained"]["infer"]["is_auxiliary"]
+    assert isinstance(tr.nodes["loc"]["fn"], dist.Delta)
+    assert torch.equal(tr.nodes["loc"]["value"], tr.nodes["loc_unconstrained"]["value"])
+    tr.compute_log_prob()
+    assert float(tr.nodes["loc"]["log_prob_sum"]) == 0.0
     assert tr.nodes["scale_unconstrained"]["infer"]["is_auxiliary"]
     assert isinstance(tr.nodes["scale"]["fn"], dist.Delta)
     u = tr.nodes["p_unconstrained"]["value"]
@@ -142,7 +148,7 @@ def test_first_call_under_a_trace_records_only_the_guide():
 
     tr = poutine.trace(AutoNormal(model)).get_trace()
     sites = [name for name in tr if name not in ("_INPUT", "_RETURN")]
-    assert sites == ["AutoNormal.locs.x", "AutoNormal.scales.x", "x"]
+    assert sites == ["AutoNormal.locs.x", "AutoNormal.scales.x", "x_unconstrained", "x"]
 
 
 def test_errors():
@@ -164,3 +170,36 @@ def test_errors():
 
     with pytest.raises(RuntimeError, match="no continuous latent"):
         AutoDiagonalNormal(observed_only)()
+
+
+@pytest.mark.parametrize("init", ["init_to_feasible", "init_to_mean", "init_to_median"])
+@pytest.mark.parametrize("cls", [AutoDelta, AutoNormal, AutoDiagonalNormal])
+def test_discrete_site_error_points_to_enumeration(cls, init):
+    """Pyro's tests match the enumeration tutorial's address in this error."""
+    import pyrolite.infer.autoguide as autoguide
+
+    def model():
+        p = pyro.sample("p", dist.Beta(2.0, 2.0))
+        x = pyro.sample("x", dist.Bernoulli(p))
+        pyro.sample("obs", dist.Bernoulli(p * x + (1 - p) * (1 - x)), obs=torch.tensor([1.0]))
+
+    guide = cls(model, init_loc_fn=getattr(autoguide, init))
+    with pytest.raises(ValueError, match=r"'x'.*enumeration\.html.*hide=\['x'\]"):
+        guide()
+
+
+def test_pyro_positional_arguments():
+    """Pyro's positional order: (model, init_loc_fn, init_scale[, rank])."""
+    from pyrolite.infer.autoguide import init_to_feasible
+
+    def model():
+        pyro.sample("s", dist.LogNormal(0.0, 1.0).expand([3]).to_event(1))
+
+    guide = AutoLowRankMultivariateNormal(model, init_to_feasible, 0.5, 2)
+    guide()
+    assert guide.rank == 2 and guide.init_scale == 0.5
+    assert torch.equal(guide.median()["s"], torch.ones(3))  # exp(0): init_to_feasible
+    for cls in (AutoDiagonalNormal, AutoMultivariateNormal):
+        other = cls(model, init_to_feasible, 0.25)
+        assert other.init_loc_fn is init_to_feasible and other.init_scale == 0.25
+    assert AutoDelta(model, init_to_feasible).init_loc_fn is init_to_feasible
