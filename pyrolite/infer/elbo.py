@@ -40,8 +40,10 @@ class ELBO:
     one pass as an outer plate at dim ``-max_plate_nesting - 1`` (the model and guide must
     then broadcast correctly). ``max_plate_nesting``: how many batch dims plates use; found
     by tracing the model and guide once when not given (only vectorised particles need it).
-    ``strict_enumeration_warning``, ``ignore_jit_warnings`` and ``jit_options`` are accepted
-    for compatibility with Pyro's signature; the eager ELBOs have nothing for them to do.
+    ``strict_enumeration_warning``, ``ignore_jit_warnings``, ``jit_options`` and
+    ``tail_adaptive_beta`` are accepted for compatibility with Pyro's signature (the
+    parameters in Pyro's order); the eager ELBOs have nothing for them to do.
+    Pyro's deprecated ``max_iarange_nesting`` is not offered: use ``max_plate_nesting``.
     """
 
     def __init__(
@@ -49,13 +51,15 @@ class ELBO:
         num_particles: int = 1,
         max_plate_nesting: float = math.inf,
         vectorize_particles: bool = False,
-        retain_graph: bool | None = None,
         strict_enumeration_warning: bool = True,
         ignore_jit_warnings: bool = False,
         jit_options: dict | None = None,
+        retain_graph: bool | None = None,
+        tail_adaptive_beta: float = -1.0,
     ) -> None:
         if not isinstance(num_particles, int) or num_particles < 1:
             raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
+        self.tail_adaptive_beta = tail_adaptive_beta
         self.num_particles = num_particles
         self.max_plate_nesting = max_plate_nesting
         self.vectorize_particles = vectorize_particles

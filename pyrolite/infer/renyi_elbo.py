@@ -33,11 +33,16 @@ class RenyiELBO(ELBO):
         num_particles: int = 2,
         max_plate_nesting: float = math.inf,
         vectorize_particles: bool = False,
-        **kwargs: Any,
+        strict_enumeration_warning: bool = True,
     ) -> None:
         if alpha == 1:
             raise ValueError("RenyiELBO with alpha=1 is the ELBO: use Trace_ELBO instead")
-        super().__init__(num_particles, max_plate_nesting, vectorize_particles, **kwargs)
+        super().__init__(
+            num_particles,
+            max_plate_nesting,
+            vectorize_particles,
+            strict_enumeration_warning,
+        )
         self.alpha = alpha
 
     def _log_weights(self, traces: list) -> torch.Tensor:

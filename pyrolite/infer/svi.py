@@ -41,7 +41,8 @@ class SVI:
     params and sites of a non-finite one (Pyro checks only the loss). The check costs one
     fused pass over the gradients and one host sync per step; switching validation off skips it.
 
-    ``compile=True`` (ELBO losses only) runs the loss and its graph through
+    ``num_samples``/``num_steps`` (Pyro's deprecated ``TracePosterior`` interface) must stay
+    0. ``compile=True`` (ELBO losses only) runs the loss and its graph through
     ``torch.compile`` from the second step on: the first step runs eagerly, creating the
     params and validating the model (validation is off inside the compiled function, since
     its checks would break the graph). Compilation takes tens of seconds once, then each
@@ -58,9 +59,16 @@ class SVI:
         optim: Callable,
         loss: ELBO | Callable,
         loss_and_grads: Callable | None = None,
+        num_samples: int = 0,
+        num_steps: int = 0,
         compile: bool = False,
         compile_options: dict | None = None,
     ) -> None:
+        if num_samples or num_steps:
+            raise NotImplementedError(
+                "SVI(num_samples=, num_steps=) is Pyro's deprecated TracePosterior interface; "
+                "call svi.step() in a loop and draw from the fitted guide with Predictive"
+            )
         if not callable(optim):
             raise TypeError(
                 f"optim must be a pyrolite optimiser such as pyro.optim.Adam({{'lr': 1e-3}}), "

@@ -39,10 +39,6 @@ from pyrolite.poutine.trace_struct import Trace, is_latent, is_observed, is_subs
 class TraceGraph_ELBO(ELBO):  # noqa: N801 - Pyro's name
     """The ELBO with downstream-cost score-function terms and baselines (module docstring)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._decaying_averages: dict[str, torch.Tensor] = {}
-
     def differentiable_loss_particle(
         self, model_trace: Trace, guide_trace: Trace
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,10 +80,13 @@ class TraceGraph_ELBO(ELBO):  # noqa: N801 - Pyro's name
         loss = None
         if options.get("use_decaying_avg_baseline"):
             beta = options.get("baseline_beta", 0.90)
-            old = self._decaying_averages.get(site.name)
+            averages = getattr(self, "_decaying_averages", None)
+            if averages is None:
+                self._decaying_averages = averages = {}
+            old = averages.get(site.name)
             if old is None or old.shape != cost.shape:
                 old = torch.zeros_like(cost)
-            self._decaying_averages[site.name] = beta * old + (1 - beta) * cost
+            averages[site.name] = beta * old + (1 - beta) * cost
             baseline = baseline + old
         if "nn_baseline" in options:
             if "nn_baseline_input" not in options:
