@@ -257,7 +257,7 @@ def pyrolite_config(
             warmup_steps=warmup,
             num_chains=chains,
             chain_method=chain_method,
-            progress_bar=False,
+            disable_progbar=True,
         )
         if jit_compile:
             from torch._inductor.utils import fresh_cache

@@ -4,7 +4,10 @@ Every warmup iteration updates each chain's step size by dual averaging towards 
 acceptance. Inside a slow window each chain's draws feed a Welford (co)variance estimate;
 at the window's end that estimate becomes the chain's inverse mass matrix, a reasonable step
 size is searched again for the new metric, and dual averaging restarts around it. At the end
-of warmup each chain keeps its averaged step size ``exp(log_step_size_avg)``.
+of warmup each chain keeps its averaged step size ``exp(log_step_size_avg)``. The structure of
+the mass matrix (diagonal, dense, blocks by site, arrowhead) and what its estimate is built from
+(draws or gradients) belong to the ``mass_matrix_adapter``
+(:mod:`pyrolite.infer.mcmc.mass_blocks`).
 """
 
 from __future__ import annotations
@@ -20,16 +23,12 @@ from pyrolite.infer.mcmc.dual_averaging import (
     dual_averaging_update,
 )
 from pyrolite.infer.mcmc.integrator import PotentialAndGrad, mass_matrix_sqrt
-from pyrolite.infer.mcmc.mass_matrix import (
-    WelfordState,
-    welford_init,
-    welford_inverse_mass_matrix,
-    welford_update,
-)
+from pyrolite.infer.mcmc.mass_blocks import ArrowheadMassMatrix, BlockMassMatrix
+from pyrolite.infer.mcmc.mass_matrix import WelfordState, welford_init, welford_update
 from pyrolite.infer.mcmc.step_size_search import find_reasonable_step_size
 from pyrolite.infer.mcmc.warmup_schedule import WarmupSchedule, warmup_schedule
 
-__all__ = ["AdaptState", "WarmupAdapter"]
+__all__ = ["AdaptState", "ArrowheadMassMatrix", "BlockMassMatrix", "WarmupAdapter"]
 
 
 class AdaptState(NamedTuple):
@@ -51,22 +50,23 @@ class WarmupAdapter:
         self,
         adapt_step_size: bool = True,
         adapt_mass_matrix: bool = True,
-        full_mass: bool = False,
         target_accept_prob: float = 0.8,
+        mass_matrix_adapter: BlockMassMatrix | None = None,
     ) -> None:
         if not 0.0 < target_accept_prob < 1.0:
             raise ValueError(f"target_accept_prob must lie in (0, 1), got {target_accept_prob}")
         self.adapt_step_size = adapt_step_size
         self.adapt_mass_matrix = adapt_mass_matrix
-        self.full_mass = full_mass
         self.target_accept_prob = target_accept_prob
+        self.mass_matrix_adapter = mass_matrix_adapter or BlockMassMatrix()
 
     def init(self, num_warmup: int, z: Tensor, step_size: Tensor) -> AdaptState:
         """Fresh adaptation state for ``num_warmup`` iterations, chains ``z (C, D)``."""
         schedule = warmup_schedule(num_warmup)
         averaging = dual_averaging_init(step_size) if self.adapt_step_size else None
         adapting_mass = self.adapt_mass_matrix and bool(schedule.slow_windows)
-        welford = welford_init(z, self.full_mass) if adapting_mass else None
+        dense = self.mass_matrix_adapter.dense_storage
+        welford = welford_init(z, dense) if adapting_mass else None
         return AdaptState(schedule, averaging, welford)
 
     def search_step_size(
@@ -102,10 +102,12 @@ class WarmupAdapter:
         if welford is not None:
             window = _window_containing(schedule, it)
             if window is not None:
-                welford = welford_update(welford, state.z)
+                masses = self.mass_matrix_adapter
+                welford = welford_update(welford, state.grad if masses.uses_grad else state.z)
                 if it == window[1] - 1:
-                    inverse_mass_matrix = welford_inverse_mass_matrix(welford)
-                    welford = welford_init(state.z, self.full_mass)
+                    inverse_mass_matrix = masses.estimate(welford)
+                    masses.record(inverse_mass_matrix)
+                    welford = welford_init(state.z, masses.dense_storage)
                     state = state._replace(
                         inverse_mass_matrix=inverse_mass_matrix,
                         mass_matrix_sqrt=mass_matrix_sqrt(inverse_mass_matrix),

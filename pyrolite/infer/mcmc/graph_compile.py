@@ -71,14 +71,25 @@ def _graph_key(graph: torch.fx.GraphModule, example_args: Sequence[Tensor]) -> t
 
 
 def compile_graph(
-    fn: Callable[..., Sequence[Tensor]], example_args: Sequence[Tensor], what: str
+    fn: Callable[..., Sequence[Tensor]],
+    example_args: Sequence[Tensor],
+    what: str,
+    options: dict[str, Any] | None = None,
+    quiet: bool = False,
 ) -> Callable[..., list[Tensor]] | None:
     """Trace ``fn(*tensors) -> tensors`` at ``example_args`` and compile it with Inductor.
 
     Returns a function with the same signature that returns a list of tensors, valid for
     arguments of the example's shapes, dtypes and devices; or None, after a warning naming
-    ``what`` and the error, when tracing or compiling fails.
+    ``what`` and the error, when tracing or compiling fails. ``options``: Inductor config
+    options (names of ``torch._inductor.config``; other keys, such as ``torch.jit.trace``'s
+    ``check_trace``, are ignored). ``quiet`` silences every warning of tracing and compiling,
+    the fallback warning included (Pyro's ``ignore_jit_warnings``).
     """
+    if quiet:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return compile_graph(fn, example_args, what, options)
     from torch._inductor import config
     from torch._inductor.compile_fx import compile_fx_inner
     from torch.fx.experimental.proxy_tensor import make_fx
@@ -89,7 +100,11 @@ def compile_graph(
     # tracing keys tensors by identity: an argument passed twice would become one input
     example_args = [arg.clone() for arg in example_args]
     try:
-        with validation_enabled(False), config.patch(_INDUCTOR_OPTIONS):
+        patch = dict(_INDUCTOR_OPTIONS)
+        if options:
+            known = config.get_config_copy()
+            patch.update({k: v for k, v in options.items() if k in known})
+        with validation_enabled(False), config.patch(patch):
             graph = make_fx(lambda *args: tuple(fn(*args)), _decompositions())(*example_args)
             key = _graph_key(graph, example_args)
             if key in _compiled:

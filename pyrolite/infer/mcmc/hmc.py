@@ -11,8 +11,8 @@ size and mass matrix (:mod:`pyrolite.infer.mcmc.adaptation`). The state is an im
 :class:`HMCState`; the kernel itself holds only its settings, the potential and the random
 generator.
 
-Differences from Pyro: ``full_mass`` is a bool (no block structure by site names); the number
-of leapfrog steps derived from ``trajectory_length`` is per chain and capped at 1024;
+Differences from Pyro: the number of leapfrog steps, ``ceil(trajectory_length / step_size)``
+(Pyro rounds down), is per chain and capped at 1024;
 ``jit_compile=True`` traces the chain-batched potential and gradient once and compiles it
 with TorchInductor (:mod:`pyrolite.infer.mcmc.graph_compile`; seconds once per run, then many
 times cheaper per leapfrog step); NUTS compiles its whole tree step that way.
@@ -40,6 +40,7 @@ from pyrolite.infer.mcmc.integrator import (
     potential_and_grad_from,
     sample_momentum,
 )
+from pyrolite.infer.mcmc.mass_blocks import BlockMassMatrix
 
 __all__ = ["HMC", "HMCState"]
 
@@ -89,56 +90,82 @@ class Transition(NamedTuple):
 class HMC:
     """Hamiltonian Monte Carlo with a fixed trajectory per iteration, batched over chains.
 
-    Args mirror Pyro's ``HMC``: give either ``model`` (the runner builds the potential) or
-    ``potential_fn: Tensor (C, D) -> Tensor (C,)``. ``num_steps`` fixes the number of
-    leapfrog steps; otherwise each chain takes ``ceil(trajectory_length / step_size)`` steps
-    (``trajectory_length`` defaults to ``2 * pi``).
+    Pyro's arguments, in Pyro's order and with Pyro's meaning. Give either ``model`` (the
+    runner builds the potential) or ``potential_fn``: with a dict of ``initial_params`` it is
+    Pyro's ``{site: unconstrained tensor} -> scalar``, otherwise pyrolite's batched
+    ``Tensor (C, D) -> Tensor (C,)``. Each iteration takes ``ceil(trajectory_length /
+    step_size)`` leapfrog steps per chain; ``trajectory_length`` defaults to
+    ``step_size * num_steps`` when ``num_steps`` is given, else ``2 * pi`` (so with step-size
+    adaptation the number of steps follows the adapted step size, as in Pyro).
+    ``step_size=None`` means 1. ``full_mass``: False (diagonal), True (dense) or a list of
+    tuples of site names, each a dense block (:mod:`pyrolite.infer.mcmc.mass_blocks`).
+    ``transforms``: {site: transform from the site's support to the reals} replacing
+    ``biject_to`` for those sites. ``jit_compile`` compiles with TorchInductor;
+    ``jit_options`` is a dict of Inductor config options for that compilation (options of
+    ``torch.jit.trace`` such as ``check_trace`` have no meaning here and are ignored);
+    ``ignore_jit_warnings`` silences the warnings of tracing and compiling.
+    ``min_stepsize``/``max_stepsize`` bound the step-size search. The attribute
+    ``initial_params`` (Pyro's, unconstrained ``{site: value}``) is the start :class:`MCMC`
+    uses when it is given none.
     """
 
     def __init__(
         self,
         model: Callable | None = None,
         potential_fn: Callable[[Tensor], Tensor] | None = None,
-        step_size: float = 1.0,
+        step_size: float | None = 1,
         trajectory_length: float | None = None,
         num_steps: int | None = None,
         adapt_step_size: bool = True,
         adapt_mass_matrix: bool = True,
-        full_mass: bool = False,
-        target_accept_prob: float = 0.8,
+        full_mass: bool | list[tuple[str, ...]] = False,
+        transforms: dict[str, Any] | None = None,
         max_plate_nesting: int | None = None,
         jit_compile: bool = False,
+        jit_options: dict[str, Any] | None = None,
+        ignore_jit_warnings: bool = False,
+        target_accept_prob: float = 0.8,
         init_strategy: Callable = init_to_uniform,
+        *,
+        min_stepsize: float = 1e-10,
+        max_stepsize: float = 1e10,
     ) -> None:
         if (model is None) == (potential_fn is None):
             raise ValueError(
                 f"{type(self).__name__} needs exactly one of `model` or `potential_fn`; got "
                 f"{'both' if model is not None else 'neither'}."
             )
-        if not isinstance(full_mass, bool):
-            raise NotImplementedError(
-                "full_mass must be True or False; block-structured mass matrices given as "
-                "lists of site names are not supported."
+        if not isinstance(full_mass, (bool, list)):
+            raise ValueError(
+                f"full_mass should be a bool or a list of tuples of site names; got {full_mass!r}"
             )
+        step_size = 1.0 if step_size is None else float(step_size)
         if step_size <= 0:
             raise ValueError(f"step_size must be positive, got {step_size}")
         if num_steps is not None and num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps}")
         self.model = model
         self.potential_fn = potential_fn
-        self.step_size = float(step_size)
+        self.step_size = step_size
         self.num_steps = num_steps
-        self.trajectory_length = 2 * math.pi if trajectory_length is None else trajectory_length
+        if trajectory_length is None:
+            # as in Pyro: num_steps fixes the trajectory at the initial step size
+            trajectory_length = 2 * math.pi if num_steps is None else step_size * num_steps
+        self.trajectory_length = trajectory_length
         self.adapt_step_size = adapt_step_size
         self.adapt_mass_matrix = adapt_mass_matrix
         self.full_mass = full_mass
+        self.transforms = transforms
         self.target_accept_prob = target_accept_prob
         self.max_plate_nesting = max_plate_nesting
         self.jit_compile = jit_compile
+        self.jit_options = jit_options
+        self.ignore_jit_warnings = ignore_jit_warnings
         self.init_strategy = init_strategy
-        self._adapter = WarmupAdapter(
-            adapt_step_size, adapt_mass_matrix, full_mass, target_accept_prob
-        )
+        self.min_stepsize = min_stepsize
+        self.max_stepsize = max_stepsize
+        self.initial_params: dict[str, Tensor] | None = None
+        self._adapter = WarmupAdapter(adapt_step_size, adapt_mass_matrix, target_accept_prob)
         self._potential_and_grad: PotentialAndGrad | None = None
         self._compiled: Callable | None = None
         self.compile_seconds: float | None = None  # wall time of the last jit compilation
@@ -151,12 +178,15 @@ class HMC:
         potential_and_grad: PotentialAndGrad | None = None,
         num_warmup: int = 0,
         seed: int | None = None,
+        layout: dict[str, tuple[int, int, torch.Size]] | None = None,
     ) -> HMCState:
         """The state before the first iteration, for chains starting at ``z0 (C, D)``.
 
         ``potential_and_grad`` maps ``(C, D)`` to ``(U (C,), dU/dz (C, D))``; when omitted it
         is built from ``potential_fn``. ``seed`` seeds the kernel's own generator (drawn from
-        torch's global generator when None).
+        torch's global generator when None). ``layout`` names the sites of the flat vector
+        ({name: (start, stop, shape)}, for ``full_mass`` blocks and ``inverse_mass_matrix``);
+        without it the whole vector is one site ``"z"``.
         """
         if z0.dim() != 2:
             raise ValueError(
@@ -186,12 +216,10 @@ class HMC:
                 f"chain(s) {chains}; choose initial values inside the support (another "
                 f"init_strategy or initial_params)."
             )
-        num_chains, dim = z.shape
-        if self.full_mass:
-            eye = torch.eye(dim, dtype=z.dtype, device=z.device)
-            inverse_mass_matrix = eye.expand(num_chains, dim, dim).contiguous()
-        else:
-            inverse_mass_matrix = torch.ones_like(z)
+        if layout is None:
+            layout = {"z": (0, z.shape[1], torch.Size([z.shape[1]]))}
+        masses = self.mass_matrix_adapter
+        inverse_mass_matrix = masses.configure(layout, self.full_mass, z)
         zeros = torch.zeros_like(potential)
         state = HMCState(
             i=0,
@@ -216,15 +244,41 @@ class HMC:
         if num_warmup > 0:
             if self.adapt_step_size:
                 step_size = self._adapter.search_step_size(state, potential_and_grad, generator)
+                step_size = step_size.clamp(self.min_stepsize, self.max_stepsize)
                 state = state._replace(step_size=step_size)
             adapt_state = self._adapter.init(num_warmup, z, state.step_size)
             state = state._replace(adapt_state=adapt_state)
         return state
 
+    @property
+    def mass_matrix_adapter(self) -> BlockMassMatrix:
+        """The object that structures, adapts and shows the mass matrix (Pyro's
+        ``BlockMassMatrix`` by default; assign an ``ArrowheadMassMatrix`` before a run)."""
+        return self._adapter.mass_matrix_adapter
+
+    @mass_matrix_adapter.setter
+    def mass_matrix_adapter(self, value: BlockMassMatrix) -> None:
+        self._adapter.mass_matrix_adapter = value
+
+    @property
+    def inverse_mass_matrix(self) -> dict[tuple[str, ...], Tensor]:
+        """{tuple of site names: inverse mass matrix block} of the last run (a vector for a
+        diagonal block; with several chains each block has a leading chain dim)."""
+        return self.mass_matrix_adapter.inverse_mass_matrix
+
+    @inverse_mass_matrix.setter
+    def inverse_mass_matrix(self, value: dict[tuple[str, ...], Tensor]) -> None:
+        self.mass_matrix_adapter.inverse_mass_matrix = value
+
+    def _compile_options(self) -> dict[str, Any]:
+        return {"options": self.jit_options, "quiet": self.ignore_jit_warnings}
+
     def _compile(self, state: HMCState) -> Callable | None:
         """The potential and gradient compiled for the chains' shapes (None if that fails);
         it replaces the eager one for the whole run."""
-        compiled = compile_graph(self._potential_and_grad, (state.z,), "potential")
+        compiled = compile_graph(
+            self._potential_and_grad, (state.z,), "potential", **self._compile_options()
+        )
         if compiled is not None:
             eager = self._potential_and_grad
 
@@ -251,11 +305,9 @@ class HMC:
         """A fixed-length leapfrog trajectory and a Metropolis accept per chain."""
         inverse_mass_matrix = state.inverse_mass_matrix
         step_size = state.step_size
-        if self.num_steps is not None:
-            num_steps = torch.full_like(step_size, self.num_steps, dtype=torch.long)
-        else:
-            num_steps = (self.trajectory_length / step_size).ceil().clamp(1, MAX_NUM_STEPS)
-            num_steps = num_steps.nan_to_num(1.0).long()
+        # the relative slack keeps an exact multiple (step_size * num_steps) from rounding up
+        num_steps = (self.trajectory_length / step_size * (1 - 1e-9)).ceil()
+        num_steps = num_steps.clamp(1, MAX_NUM_STEPS).nan_to_num(1.0).long()
         low, high = torch.aminmax(num_steps)
         low, high = int(low), int(high)
 

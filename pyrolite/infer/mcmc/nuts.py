@@ -32,7 +32,7 @@ leaf step, traced and compiled once per run (:func:`compile_tree_step`), once pe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -58,20 +58,26 @@ class NUTS(HMC):
 
     Each iteration doubles every chain's trajectory until it makes a U-turn, diverges or
     reaches ``max_tree_depth`` doublings (at most ``2^max_tree_depth - 1`` leapfrog steps).
+    The other arguments are :class:`~pyrolite.infer.mcmc.HMC`'s. Only multinomial sampling is
+    implemented: ``use_multinomial_sampling=False`` raises ``NotImplementedError``.
     """
 
     def __init__(
         self,
         model: Callable | None = None,
         potential_fn: Callable[[Tensor], Tensor] | None = None,
-        step_size: float = 1.0,
+        step_size: float | None = 1,
         adapt_step_size: bool = True,
         adapt_mass_matrix: bool = True,
-        full_mass: bool = False,
-        target_accept_prob: float = 0.8,
-        max_tree_depth: int = 10,
+        full_mass: bool | list[tuple[str, ...]] = False,
+        use_multinomial_sampling: bool = True,
+        transforms: dict[str, Any] | None = None,
         max_plate_nesting: int | None = None,
         jit_compile: bool = False,
+        jit_options: dict[str, Any] | None = None,
+        ignore_jit_warnings: bool = False,
+        target_accept_prob: float = 0.8,
+        max_tree_depth: int = 10,
         init_strategy: Callable = init_to_uniform,
     ) -> None:
         super().__init__(
@@ -81,11 +87,21 @@ class NUTS(HMC):
             adapt_step_size=adapt_step_size,
             adapt_mass_matrix=adapt_mass_matrix,
             full_mass=full_mass,
-            target_accept_prob=target_accept_prob,
+            transforms=transforms,
             max_plate_nesting=max_plate_nesting,
             jit_compile=jit_compile,
+            jit_options=jit_options,
+            ignore_jit_warnings=ignore_jit_warnings,
+            target_accept_prob=target_accept_prob,
             init_strategy=init_strategy,
         )
+        if not use_multinomial_sampling:
+            raise NotImplementedError(
+                "NUTS(use_multinomial_sampling=False), the slice sampler of the original NUTS "
+                "paper, is not implemented in pyrolite; multinomial sampling (the default, as "
+                "in Stan) is the only variant"
+            )
+        self.use_multinomial_sampling = use_multinomial_sampling
         if max_tree_depth < 1:
             raise ValueError(f"max_tree_depth must be >= 1, got {max_tree_depth}")
         self.max_tree_depth = max_tree_depth
@@ -113,6 +129,7 @@ class NUTS(HMC):
             state.inverse_mass_matrix,
             self._potential_and_grad,
             self.max_tree_depth,
+            **self._compile_options(),
         )
 
 
@@ -188,11 +205,13 @@ def compile_tree_step(
     inverse_mass_matrix: Tensor,
     potential_and_grad: PotentialAndGrad,
     max_tree_depth: int,
+    options: dict[str, Any] | None = None,
+    quiet: bool = False,
 ) -> CompiledTreeStep | None:
     """:func:`tree_step` traced and compiled for chains shaped like ``z (C, D)`` (None, with
     a warning, when that fails). It takes and returns the :class:`TreeState` packed by its
     ``packer``, followed by ``u (C, 3)``, ``energy0 (C,)``, ``step_size`` and
-    ``inverse_mass_matrix``."""
+    ``inverse_mass_matrix``. ``options`` and ``quiet`` are :func:`compile_graph`'s."""
     potential, grad = potential_and_grad(z)
     state = init_tree(z, torch.zeros_like(z), potential, grad, potential, max_tree_depth)
     packer = Packer(state)
@@ -206,7 +225,7 @@ def compile_tree_step(
         return packer.pack(tree)
 
     example = (*packer.pack(state), u, potential, step_size, inverse_mass_matrix)
-    compiled = compile_graph(step, example, "NUTS tree step")
+    compiled = compile_graph(step, example, "NUTS tree step", options, quiet)
     if compiled is None:
         return None
     return CompiledTreeStep(compiled, packer, packer.group_of(TreeState._fields.index("growing")))

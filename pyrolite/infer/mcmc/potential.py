@@ -31,10 +31,10 @@ import torch
 
 from pyrolite import poutine
 from pyrolite.distributions import biject_to
-from pyrolite.infer.autoguide.initialization import InitMessenger, init_to_uniform, init_to_value
+from pyrolite.infer.autoguide.initialization import InitMessenger, init_to_uniform
 from pyrolite.infer.mcmc.integrator import potential_and_grad_from
 from pyrolite.infer.mcmc.potential_messenger import PotentialMessenger
-from pyrolite.poutine.trace_struct import Trace
+from pyrolite.poutine.trace_struct import Trace, is_subsample
 from pyrolite.primitives import validation_enabled
 
 __all__ = ["ModelPotential", "initialize_model"]
@@ -61,7 +61,9 @@ class ModelPotential:
         site_shapes: dict[str, torch.Size],
         transforms: dict[str, Any],
         model_trace: Trace,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
+        self.overrides = overrides
         self.model = model
         self.model_args = model_args
         self.model_kwargs = model_kwargs
@@ -83,7 +85,7 @@ class ModelPotential:
 
     # -- one chain ------------------------------------------------------------------------
     def _run(self, z: torch.Tensor, record: bool) -> PotentialMessenger:
-        messenger = PotentialMessenger(z, self.layout, record=record)
+        messenger = PotentialMessenger(z, self.layout, record=record, transforms=self.overrides)
         with messenger:
             self.model(*self.model_args, **self.model_kwargs)
         return messenger
@@ -100,7 +102,9 @@ class ModelPotential:
     # -- all chains -----------------------------------------------------------------------
     def _energies(self, z: torch.Tensor) -> torch.Tensor:
         if self.mode == "broadcast":
-            messenger = PotentialMessenger(z, self.layout, record=False, nesting=self.nesting)
+            messenger = PotentialMessenger(
+                z, self.layout, record=False, nesting=self.nesting, transforms=self.overrides
+            )
             with messenger:
                 self.model(*self.model_args, **self.model_kwargs)
             return -(messenger.log_joint + messenger.log_det)
@@ -133,9 +137,13 @@ class ModelPotential:
         Any number N of rows (chains, or draws of all chains flattened) in one call.
         """
         with torch.no_grad(), validation_enabled(False):
+            values = None
             if self.vmap_works:
-                values = self._batched_values(z)
-            else:
+                try:
+                    values = self._batched_values(z)
+                except Exception:  # noqa: BLE001 - e.g. one chain, where vmap was never tried
+                    self.vmap_works = False
+            if values is None:
                 rows = [self._values(z_n) for z_n in z]
                 values = {name: torch.stack([r[name] for r in rows]) for name in rows[0]}
         if not include_deterministic:
@@ -159,7 +167,7 @@ class ModelPotential:
         parts = []
         for name in self.layout:
             site = trace.nodes[name]
-            parts.append(biject_to(site.fn.support).inv(site.value).reshape(-1))
+            parts.append(_to_unconstrained(site, self.overrides)(site.value).reshape(-1))
         return torch.cat(parts) if parts else torch.zeros(0)
 
 
@@ -172,14 +180,17 @@ def initialize_model(
     init_strategy: Callable = init_to_uniform,
     initial_params: dict[str, torch.Tensor] | None = None,
     max_plate_nesting: int | None = None,
+    transforms: dict[str, Any] | None = None,
 ) -> ModelPotential:
     """Build the chain-batched potential of ``model`` and a valid start for each chain.
 
     Each chain draws its own initial point from ``init_strategy`` (a constrained-value
     strategy from :mod:`pyrolite.infer.autoguide.initialization`); a draw whose potential or
     gradient is not finite is redrawn, up to 100 times, after which a ``ValueError`` names the
-    sites with a non-finite density. ``initial_params`` ({name: (C, *site_shape) or
-    (*site_shape)}, constrained) fixes the start of the sites it names.
+    sites with a non-finite density. ``initial_params`` ({name: (C, *shape) or (*shape)},
+    *unconstrained* values, as in Pyro) fixes the start of the sites it names.
+    ``transforms`` ({site: transform from its support to the reals}) replaces
+    ``biject_to(support)`` for the sites it names.
 
     Returns a :class:`ModelPotential` with ``init_params`` of shape (C, D).
     ``max_plate_nesting`` is accepted for Pyro compatibility; chains are vectorised with
@@ -198,19 +209,24 @@ def initialize_model(
     device = device_of(model_args, model_kwargs)
 
     def chain_strategy(c: int) -> Callable:
-        strategy = init_strategy
-        if per_chain is not None:
-            strategy = init_to_value(values=per_chain[c], fallback=init_strategy)
-        if device is None:
-            return strategy
-        # Priors built from Python numbers draw on the CPU: move init values to the data.
-        return lambda site: strategy(site).to(device)
+        given = {} if per_chain is None else per_chain[c]
+
+        def strategy(site: Any) -> torch.Tensor:
+            name = site["name"]
+            if name in given:
+                value = _to_unconstrained(site, transforms).inv(given[name])
+            else:
+                value = init_strategy(site)
+            # Priors built from Python numbers draw on the CPU: move init values to the data.
+            return value if device is None else value.to(device)
+
+        return strategy
 
     def draw(c: int) -> Trace:
         return _trace(InitMessenger(chain_strategy(c))(model), model_args, model_kwargs)
 
     prototype = draw(0)
-    potential = _build(model, model_args, model_kwargs, prototype)
+    potential = _build(model, model_args, model_kwargs, prototype, transforms)
     if per_chain is not None:
         unknown = sorted(set(per_chain[0]) - set(potential.layout))
         if unknown:
@@ -221,6 +237,11 @@ def initialize_model(
 
     traces = [prototype] + [draw(c) for c in range(1, num_chains)]
     z = torch.stack([potential._flatten(tr) for tr in traces])
+    if per_chain is not None:  # the given unconstrained values exactly, not a round trip
+        for c, given in enumerate(per_chain):
+            for name, value in given.items():
+                start, stop, _ = potential.layout[name]
+                z[c, start:stop] = value.reshape(-1).to(z)
     _choose_vectorization(potential, z)
     # float32 init draws in a model with float64 data: the chains run in the wider dtype.
     z = z.to(torch.promote_types(z.dtype, potential.potential_fn(z).dtype))
@@ -261,8 +282,30 @@ def _trace(model: Callable, *args: Any) -> Trace:
     return poutine.trace(model).get_trace(*model_args, **model_kwargs)
 
 
-def _build(model: Callable, model_args: tuple, model_kwargs: dict, trace: Trace) -> ModelPotential:
+def _to_unconstrained(site: Any, overrides: dict[str, Any] | None) -> Any:
+    """The transform from the site's support to the reals (Pyro's per-site transform)."""
+    if overrides is not None and site["name"] in overrides:
+        return overrides[site["name"]]
+    return biject_to(site["fn"].support).inv
+
+
+def _build(
+    model: Callable,
+    model_args: tuple,
+    model_kwargs: dict,
+    trace: Trace,
+    overrides: dict[str, Any] | None = None,
+) -> ModelPotential:
     """Lay the latent sites of ``trace`` out in one flat unconstrained vector."""
+    for site in trace.nodes.values():
+        if is_subsample(site):
+            size, subsample_size = getattr(site.fn, "size", None), site.value.numel()
+            if size is not None and subsample_size < size:
+                raise RuntimeError(
+                    f"HMC/NUTS does not support model with subsample sites: plate {site.name!r} "
+                    f"draws {subsample_size} of {size} indices; MCMC needs the full data "
+                    "(drop subsample_size)"
+                )
     layout, site_shapes, transforms = {}, {}, {}
     start = 0
     discrete = []
@@ -271,7 +314,7 @@ def _build(model: Callable, model_args: tuple, model_kwargs: dict, trace: Trace)
         if site.fn.support.is_discrete:
             discrete.append(f"{name!r} ({type(site.fn).__name__})")
             continue
-        transform = biject_to(site.fn.support)
+        transform = _to_unconstrained(site, overrides).inv
         shape = transform.inv(site.value).shape
         size = shape.numel()
         layout[name] = (start, start + size, shape)
@@ -286,14 +329,14 @@ def _build(model: Callable, model_args: tuple, model_kwargs: dict, trace: Trace)
         )
     if not layout:
         raise ValueError("the model has no latent sample sites: there is nothing to sample")
-    return ModelPotential(model, model_args, model_kwargs, layout, site_shapes, transforms, trace)
+    return ModelPotential(
+        model, model_args, model_kwargs, layout, site_shapes, transforms, trace, overrides
+    )
 
 
 def _sample_sites(trace: Trace) -> list:
     return [
-        site
-        for site in trace.nodes.values()
-        if site.type == "sample" and not site.infer.get("_subsample", False)
+        site for site in trace.nodes.values() if site.type == "sample" and not is_subsample(site)
     ]
 
 

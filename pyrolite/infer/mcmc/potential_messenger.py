@@ -13,6 +13,7 @@ from pyrolite.distributions.score_parts import scale_and_mask
 from pyrolite.infer.autoguide.guide import is_identity
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
+from pyrolite.poutine.trace_struct import is_latent, is_subsample
 
 
 class PotentialMessenger(Messenger):
@@ -23,7 +24,9 @@ class PotentialMessenger(Messenger):
     ``layout`` maps a latent site name to ``(start, stop, unconstrained_shape)``. The
     transform is ``biject_to`` of the support seen in this run, so a support that depends on
     other latents is followed. With ``record=True`` the constrained latent values and
-    ``deterministic`` sites are kept in ``values``.
+    ``deterministic`` sites are kept in ``values``. ``transforms`` ({site: transform from the
+    support to the reals}, Pyro's kernel ``transforms``) replaces ``biject_to`` for the sites
+    it names.
 
     With ``nesting`` given, ``z`` is ``(C, D)`` for all chains at once: each latent value gets
     the chain dim at ``-(nesting + 1)`` left of its event dims (as an outer plate would put
@@ -37,8 +40,10 @@ class PotentialMessenger(Messenger):
         layout: dict[str, tuple[int, int, torch.Size]],
         record: bool,
         nesting: int | None = None,
+        transforms: dict | None = None,
     ) -> None:
         self.z = z
+        self.transforms = transforms
         self.layout = layout
         self.record = record
         self.nesting = nesting
@@ -47,7 +52,7 @@ class PotentialMessenger(Messenger):
         self.values: dict[str, torch.Tensor] = {}
 
     def _pyro_sample(self, msg: Message) -> None:
-        if msg.is_observed or msg.value is not None or msg.infer.get("_subsample", False):
+        if msg.value is not None or not is_latent(msg):
             return
         slot = self.layout.get(msg.name)
         if slot is None:
@@ -57,7 +62,11 @@ class PotentialMessenger(Messenger):
                 "in every run of the model"
             )
         start, stop, shape = slot
-        transform = biject_to(msg.fn.support)
+        overrides = self.transforms
+        if overrides is not None and msg.name in overrides:
+            transform = overrides[msg.name].inv
+        else:
+            transform = biject_to(msg.fn.support)
         if is_identity(transform):  # real support: no transform, no Jacobian
             value = self.z[start:stop] if self.nesting is None else self.z[:, start:stop]
             msg.value = value.reshape(self._shape(shape, transform))
@@ -89,7 +98,7 @@ class PotentialMessenger(Messenger):
             if self.record:
                 self.values[msg.name] = msg.value
             return
-        if infer.get("_subsample", False):
+        if is_subsample(msg):
             return
         log_p = msg.fn.log_prob(msg.value, *msg.args, **msg.kwargs)
         log_p = scale_and_mask(log_p, msg.scale, msg.mask)
