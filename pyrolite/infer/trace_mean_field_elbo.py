@@ -54,7 +54,11 @@ class TraceMeanField_ELBO(ELBO):  # noqa: N801 - Pyro's name
                 elbo = elbo + model_trace.site_log_prob_sum(model_site)
                 elbo = elbo - guide_trace.site_log_prob_sum(guide_site)
                 continue
-            elbo = elbo - scale_and_mask(kl, guide_site.scale, guide_site.mask).sum()
+            kl = scale_and_mask(kl, guide_site.scale, guide_site.mask)
+            if isinstance(kl, torch.Tensor):
+                elbo = elbo - kl.sum()
+            else:  # a constant KL (e.g. 0 for a site masked out entirely), per batch element
+                elbo = elbo - kl * guide_site.fn.batch_shape.numel()
         # guide sites the model does not have (auxiliary variables) keep their -log q term
         for name, guide_site in guide_nodes.items():
             if is_latent(guide_site) and name not in model_trace.nodes:

@@ -10,6 +10,7 @@ every message type overrides ``_process_message`` / ``_postprocess_message`` ins
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -113,6 +114,10 @@ class HandledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self.msngr:
             return self.fn(*args, **kwargs)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        # a handled method binds like the function it wraps
+        return self if instance is None else types.MethodType(self, instance)
 
     def __repr__(self) -> str:
         return f"{type(self.msngr).__name__}({self.fn!r})"

@@ -116,3 +116,15 @@ def test_mean_field_elbo_warns_when_the_guide_samples_in_another_order():
 
     with pytest.warns(UserWarning, match="Failed to verify mean field restriction"):
         _loss(model, guide, TraceMeanField_ELBO())
+
+
+def test_mean_field_elbo_with_a_site_masked_out_entirely():
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0).mask(False))
+        pyro.sample("y", dist.Normal(x, 1.0), obs=torch.tensor(0.5))
+
+    def guide():
+        pyro.sample("x", dist.Normal(pyro.param("loc", torch.tensor(0.3)), 1.0).mask(False))
+
+    loss = TraceMeanField_ELBO().loss(model, guide)
+    assert isinstance(loss, float)

@@ -48,3 +48,16 @@ def test_a_handler_argument_passed_positionally_is_named_as_not_callable():
     with poutine.mask(mask=False):
         tr = poutine.trace(beta_bernoulli).get_trace()
     assert tr.nodes["y"]["mask"] is False
+
+
+class _Host:
+    """A class whose methods are handled programs."""
+
+    @poutine.block
+    def hidden(self, x):
+        return pyro.sample("x", dist.Normal(x, 1.0))
+
+
+def test_a_handler_decorating_a_method_binds_self():
+    tr = poutine.trace(_Host().hidden).get_trace(torch.tensor(0.0))
+    assert "x" not in tr.nodes
