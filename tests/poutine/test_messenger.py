@@ -11,7 +11,10 @@ import pyrolite.distributions as dist
 from pyrolite import poutine
 
 
-def beta_bernoulli(a=torch.tensor(1.0), b=torch.tensor(1.0)):
+ONE = torch.tensor(1.0)
+
+
+def beta_bernoulli(a=ONE, b=ONE):
     p = pyro.sample("p", dist.Beta(a, b))
     return pyro.sample("y", dist.Bernoulli(p), obs=torch.tensor(1.0))
 
