@@ -10,7 +10,6 @@ import pyrolite as pyro
 import pyrolite.distributions as dist
 from pyrolite import poutine
 
-
 ONE = torch.tensor(1.0)
 
 
