@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -407,6 +408,26 @@ class ParamStoreDict:
             entries.append((name, _Param(leaf, constraint, transform, event_dims.get(name))))
         for name, entry in entries:
             self._insert(name, entry)
+
+    @contextmanager
+    def scope(self, state: dict | None = None) -> Iterator[dict]:
+        """Run the block with a param store of its own, then bring the outer params back.
+
+        The block starts from ``state`` (a state from an earlier ``scope``, or empty); on
+        exit the block's params are written into that state, which is yielded, so a later
+        ``scope(state)`` continues where it left off. The outer params are set aside, not
+        copied: they come back as the very tensors the optimisers hold.
+        """
+        if state is None:
+            state = {"params": {}, "constraints": {}, "event_dims": {}}
+        outer = (self._params, self._name_of)
+        self._params, self._name_of = {}, {}
+        try:
+            self._set_state(state, copy=False)
+            yield state
+            state.update(self._state(copy=False))
+        finally:
+            self._params, self._name_of = outer
 
     def save(self, path: str) -> None:
         """Save the store atomically to ``path`` (a pyrolite checkpoint, kind "pyrolite.params")."""

@@ -384,3 +384,21 @@ def test_reading_is_cheap(store):
     s1, s2 = store.get_param("scale"), store.get_param("scale")
     assert s1 is not s2 and s1.grad_fn is not None
     assert s1.unconstrained is s2.unconstrained  # one weakref per param
+
+
+def test_scope_sets_the_outer_params_aside_and_brings_them_back():
+    store = get_param_store()
+    outer = store.get_param("x", torch.tensor(1.0))
+    with store.scope() as first:
+        assert not store
+        store.get_param("x", torch.tensor(2.0))
+        store.get_param("y", torch.tensor([1.0, 2.0]), constraint=constraints.positive)
+    assert set(store) == {"x"}
+    assert store.unconstrained("x") is outer  # the very tensor an optimiser holds
+    with store.scope(first) as again:
+        assert again is first
+        assert set(store) == {"x", "y"}
+        assert store["x"].item() == 2.0
+        assert store._constraints["y"] == constraints.positive
+        assert torch.allclose(store["y"], torch.tensor([1.0, 2.0]))
+    assert store["x"].item() == 1.0
