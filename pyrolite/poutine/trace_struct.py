@@ -1,9 +1,13 @@
 """``Trace``: the record of one run of a program, an ordered mapping from site name to site.
 
 Sites are the :class:`~pyrolite.poutine.runtime.Message` records themselves (they read like
-Pyro's site dicts). Log densities are computed on demand and cached on the sites, with the
-site's ``scale`` and ``mask`` applied: ``log_prob`` (batch-shaped), ``unscaled_log_prob``,
-``log_prob_sum`` and ``score_parts``.
+Pyro's site dicts). A trace is also a graph over its sites (:mod:`pyrolite.poutine.trace_graph`).
+
+Log densities are computed on demand, once per site, and cached on the site with the site's
+``scale`` and ``mask`` applied: ``unscaled_log_prob`` (what ``fn.log_prob(value)`` returned),
+``log_prob`` (scaled, masked, batch-shaped) and ``log_prob_sum``; ``compute_score_parts``
+adds ``score_parts``. Whichever of ``log_prob_sum``, ``compute_log_prob`` and
+``compute_score_parts`` reaches a site first calls ``fn.log_prob``; the others reuse it.
 """
 
 from __future__ import annotations
@@ -14,21 +18,28 @@ from typing import Any
 import torch
 
 from pyrolite.distributions.score_parts import ScoreParts, scale_and_mask
+from pyrolite.distributions.torch_distribution import TorchDistributionMixin
 from pyrolite.poutine.runtime import Message
+from pyrolite.poutine.trace_graph import TraceGraph
 
 SiteFilter = Callable[[str, Message], bool]
+
+# A distribution whose ``score_parts`` is this one only repackages ``log_prob``: the trace
+# builds the parts from its cached ``log_prob`` instead of calling it.
+_DEFAULT_SCORE_PARTS = TorchDistributionMixin.score_parts
 
 
 def _all_sites(name: str, site: Message) -> bool:
     return True
 
 
-class Trace:
+class Trace(TraceGraph):
     """An ordered record of the sites one program run visited.
 
     ``nodes`` maps each site name to its site (in execution order), including the pseudo
     sites ``"_INPUT"`` (type ``"args"``) and ``"_RETURN"`` (type ``"return"``) added by
-    ``poutine.trace(fn).get_trace``.
+    ``poutine.trace(fn).get_trace``. ``graph_type`` is ``"flat"`` (no edges) or ``"dense"``
+    (edges from each sample site to the later ones that may depend on it).
     """
 
     def __init__(self, graph_type: str = "flat") -> None:
@@ -39,8 +50,11 @@ class Trace:
 
     # -- construction --------------------------------------------------------------------
     def add_node(self, site_name: str, **kwargs: Any) -> None:
-        """Add a site built from keyword fields (Pyro's signature)."""
-        msg = Message(kwargs.pop("type"), kwargs.pop("name", site_name), kwargs.pop("fn", None))
+        """Add a site built from keyword fields (Pyro's signature). With no fields it adds a
+        bare node (``type`` None), as ``add_edge`` does for a name it has not seen."""
+        msg = Message(
+            kwargs.pop("type", None), kwargs.pop("name", site_name), kwargs.pop("fn", None)
+        )
         for key, value in kwargs.items():
             msg[key] = value
         self.add_site(msg)
@@ -52,6 +66,11 @@ class Trace:
         if old is not None:
             if old.type == "param" and msg.type == "param":
                 return  # reading a param twice is one param site
+            if old.type != msg.type:
+                raise RuntimeError(
+                    f"{name} is already in the trace as a {old.type}: a {msg.type} site "
+                    f"cannot reuse its name."
+                )
             raise RuntimeError(
                 f"Multiple {msg.type} sites named {name!r}: site names must be unique within "
                 f"one run of a program. Give each site its own name (in a loop, for example "
@@ -59,13 +78,11 @@ class Trace:
             )
         self.nodes[name] = msg
 
-    def remove_node(self, site_name: str) -> None:
-        del self.nodes[site_name]
-
     def copy(self) -> Trace:
-        """A copy with its own node dict (sites are shared)."""
+        """A copy with its own node dict and edge sets (the sites themselves are shared)."""
         new = Trace(self.graph_type)
         new.nodes = dict(self.nodes)
+        self._copy_edges_to(new)
         return new
 
     def detach_(self) -> None:
@@ -115,16 +132,16 @@ class Trace:
 
     # -- densities -----------------------------------------------------------------------
     def log_prob_sum(self, site_filter: SiteFilter = _all_sites) -> torch.Tensor | float:
-        """Sum over sample sites of the scaled, masked log densities (a scalar tensor).
-
-        Each site's sum is cached as ``site["log_prob_sum"]``.
-        """
+        """Sum over sample sites of the scaled, masked log densities (a scalar tensor; ``0.0``
+        when no site passes ``site_filter``). Fills each site's density cache."""
         result: Any = None
         filtered = site_filter is not _all_sites
         for name, site in self.nodes.items():
             if site.type != "sample" or (filtered and not site_filter(name, site)):
                 continue
-            site_sum = self.site_log_prob_sum(site)
+            site_sum = getattr(site, "log_prob_sum", None)
+            if site_sum is None:
+                site_sum = _cache_log_prob(self, site, "log_prob_sum").log_prob_sum
             result = site_sum if result is None else result + site_sum
         return 0.0 if result is None else result
 
@@ -132,11 +149,7 @@ class Trace:
         """One sample site's scaled, masked log density summed (cached on the site)."""
         site_sum = getattr(site, "log_prob_sum", None)
         if site_sum is None:
-            log_p = _site_log_prob(self, site)
-            if site.mask is not None or type(site.scale) is not float or site.scale != 1.0:
-                log_p = scale_and_mask(log_p, site.scale, site.mask)
-            site_sum = log_p.sum() if log_p.dim() else log_p
-            site.log_prob_sum = site_sum
+            site_sum = _cache_log_prob(self, site, "log_prob_sum").log_prob_sum
         return site_sum
 
     def plate_nesting(self) -> int:
@@ -156,25 +169,24 @@ class Trace:
         """Compute and cache ``log_prob`` (batch-shaped), ``unscaled_log_prob`` and
         ``log_prob_sum`` at every sample site that passes ``site_filter``."""
         for name, site in self.nodes.items():
-            if site.type != "sample" or not site_filter(name, site) or "log_prob" in site:
+            if site.type != "sample" or "log_prob" in site or not site_filter(name, site):
                 continue
-            raw = _site_log_prob(self, site)
-            site.unscaled_log_prob = raw
-            site.log_prob = scale_and_mask(raw, site.scale, site.mask)
-            site.log_prob_sum = site.log_prob.sum()
+            _cache_log_prob(self, site, "log_prob")
 
     def compute_score_parts(self, site_filter: SiteFilter = _all_sites) -> None:
-        """Compute and cache ``score_parts`` (a :class:`ScoreParts`) at every sample site;
-        also fills ``log_prob`` and ``log_prob_sum`` like :meth:`compute_log_prob`."""
-        self.compute_log_prob(site_filter)
+        """Compute and cache ``score_parts`` (a :class:`ScoreParts`) at every sample site; also
+        fills the sites' ``log_prob`` caches.
+
+        The parts come from the distribution's own ``score_parts(value)`` where it defines
+        one; otherwise (Pyro's default, a plain torch distribution) they are built from the
+        cached densities: ``(log_prob, 0, log_prob)`` for a distribution with ``has_rsample``,
+        ``(log_prob, unscaled_log_prob, 0)`` without. As in Pyro, the site's scale and mask
+        apply to ``log_prob`` and ``entropy_term`` but not to ``score_function``.
+        """
         for name, site in self.nodes.items():
-            if site.type != "sample" or not site_filter(name, site) or "score_parts" in site:
+            if site.type != "sample" or "score_parts" in site or not site_filter(name, site):
                 continue
-            lp = site.log_prob
-            if site.is_observed or site.fn.has_rsample:
-                site.score_parts = ScoreParts(lp, 0, lp)
-            else:
-                site.score_parts = ScoreParts(lp, lp, 0)
+            site.score_parts = _site_score_parts(self, site)
 
     def nonfinite_sites(self) -> list[str]:
         """Names of sample sites whose log density holds NaN or +-inf (computes densities)."""
@@ -242,17 +254,69 @@ def is_reparameterized(site: Message) -> bool:
     return is_latent(site) and bool(getattr(site.fn, "has_rsample", False))
 
 
-def _site_log_prob(trace: Trace, site: Message) -> torch.Tensor:
-    """The site's unscaled log density, with errors rewritten to name the site."""
+def _unscaled_log_prob(trace: Trace, site: Message, what: str) -> torch.Tensor:
+    """``site.fn.log_prob(site.value)``, with errors rewritten to name the site; ``what`` is
+    the quantity being computed (``log_prob``, ``log_prob_sum``, ``score_parts``)."""
     try:
         return site.fn.log_prob(site.value, *site.args, **site.kwargs)
     except ValueError as err:
-        shapes = trace.format_shapes(last_site=site.name)
-        raise ValueError(
-            f"Error while computing log_prob at site {site.name!r} "
-            f"({'observed' if site.is_observed else 'latent'} {type(site.fn).__name__}, "
-            f"value shape {_fmt(getattr(site.value, 'shape', ()))}): {err}\n"
-            f"Fix: give {site.name!r} a value in the distribution's support "
-            f"({getattr(site.fn, 'support', '?')}) with a shape that broadcasts to its "
-            f"batch_shape + event_shape.\n{shapes}"
-        ) from err
+        raise _site_error(trace, site, what, err) from err
+
+
+def _cache_log_prob(trace: Trace, site: Message, what: str) -> Message:
+    """Fill ``unscaled_log_prob``, ``log_prob`` and ``log_prob_sum`` on ``site`` from one call
+    of ``fn.log_prob``; returns the site."""
+    raw = _unscaled_log_prob(trace, site, what)
+    _store_log_prob(site, raw)
+    return site
+
+
+def _store_log_prob(site: Message, raw: Any) -> None:
+    scale, mask = site.scale, site.mask
+    if mask is None and type(scale) is float and scale == 1.0:
+        log_p = raw
+    else:
+        log_p = scale_and_mask(raw, scale, mask)
+    site.unscaled_log_prob = raw
+    site.log_prob = log_p
+    # a 0-dim tensor is its own sum: skip the extra op
+    site.log_prob_sum = log_p.sum() if isinstance(log_p, torch.Tensor) and log_p.dim() else log_p
+
+
+def _site_score_parts(trace: Trace, site: Message) -> ScoreParts:
+    """The site's :class:`ScoreParts` with the site's scale and mask applied as Pyro applies
+    them: to ``log_prob`` and ``entropy_term``, not to ``score_function`` (the estimator
+    multiplies it by a cost that already carries them)."""
+    fn = site.fn
+    own = getattr(type(fn), "score_parts", None)
+    if own is None or own is _DEFAULT_SCORE_PARTS:
+        log_p = getattr(site, "log_prob", None)
+        if log_p is None:
+            log_p = _cache_log_prob(trace, site, "score_parts").log_prob
+        if getattr(fn, "has_rsample", False):
+            return ScoreParts(log_p, 0, log_p)
+        return ScoreParts(log_p, getattr(site, "unscaled_log_prob", log_p), 0)
+    try:
+        parts = fn.score_parts(site.value, *site.args, **site.kwargs)
+    except ValueError as err:
+        raise _site_error(trace, site, "score_parts", err) from err
+    log_p = getattr(site, "log_prob", None)
+    if log_p is None:
+        _store_log_prob(site, parts.log_prob)
+        log_p = site.log_prob
+    entropy = scale_and_mask(parts.entropy_term, site.scale, site.mask)
+    return ScoreParts(log_p, parts.score_function, entropy)
+
+
+def _site_error(trace: Trace, site: Message, what: str, err: Exception) -> ValueError:
+    """The ValueError to raise when a site's density fails: it starts with Pyro's
+    ``Error while computing <what> at site '<name>':`` and adds the fix and the shapes."""
+    shapes = trace.format_shapes(last_site=site.name)
+    kind = "observed" if site.is_observed else "latent"
+    return ValueError(
+        f"Error while computing {what} at site {site.name!r}: {err}\n"
+        f"({kind} {type(site.fn).__name__}, value shape "
+        f"{_fmt(getattr(site.value, 'shape', ()))}). Fix: give {site.name!r} a value in the "
+        f"distribution's support ({getattr(site.fn, 'support', '?')}) with a shape that "
+        f"broadcasts to its batch_shape + event_shape.\n{shapes}"
+    )
