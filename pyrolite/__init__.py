@@ -6,7 +6,9 @@ the param store helpers and the subpackages, under the names Pyro uses.
 
 from pyrolite import distributions, infer, optim, poutine
 from pyrolite.params import get_param_store
+from pyrolite.poutine import condition, do
 from pyrolite.primitives import (
+    barrier,
     clear_param_store,
     deterministic,
     enable_validation,
@@ -15,6 +17,7 @@ from pyrolite.primitives import (
     module,
     param,
     plate,
+    plate_stack,
     sample,
     set_rng_seed,
     subsample,
@@ -25,9 +28,13 @@ from pyrolite.rng import get_rng_state, set_rng_state
 __version__ = "0.1.0"
 
 __all__ = [
+    "__version__",
+    "barrier",
     "clear_param_store",
+    "condition",
     "deterministic",
     "distributions",
+    "do",
     "enable_validation",
     "factor",
     "get_param_store",
@@ -38,6 +45,7 @@ __all__ = [
     "optim",
     "param",
     "plate",
+    "plate_stack",
     "poutine",
     "sample",
     "set_rng_seed",

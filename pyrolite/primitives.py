@@ -6,21 +6,25 @@ handler stack; with no handler active, ``sample`` and ``param`` skip the message
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import contextmanager
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import torch
 
 import pyrolite.distributions as dist
 import pyrolite.poutine.runtime as runtime
+from pyrolite import poutine
 from pyrolite.distributions import constraints
+from pyrolite.distributions.util import validation_enabled
 from pyrolite.params import clear_param_store, get_param_store
 from pyrolite.poutine.plate_messenger import PlateMessenger
-from pyrolite.poutine.runtime import Message, apply_stack
+from pyrolite.poutine.runtime import Message, apply_stack, effectful
 from pyrolite.rng import set_rng_seed
 
 __all__ = [
+    "barrier",
     "clear_param_store",
     "deterministic",
     "enable_validation",
@@ -30,6 +34,7 @@ __all__ = [
     "module",
     "param",
     "plate",
+    "plate_stack",
     "sample",
     "set_rng_seed",
     "subsample",
@@ -45,21 +50,64 @@ def sample(
     fn: Any,
     *args: Any,
     obs: torch.Tensor | None = None,
+    obs_mask: torch.Tensor | None = None,
     infer: dict | None = None,
     **kwargs: Any,
 ) -> torch.Tensor:
     """Draw a value for site ``name`` from the distribution ``fn`` (or observe ``obs``).
 
     Returns a tensor of shape ``fn.batch_shape + fn.event_shape`` (under plates, the
-    expanded batch shape). ``infer`` carries hints for inference algorithms.
+    expanded batch shape). ``infer`` carries hints for inference algorithms
+    (``infer={"is_observed": False}`` keeps a site with ``obs`` latent). ``obs_mask``, a bool
+    tensor broadcastable to ``fn.batch_shape``, observes ``obs`` only where it is True and
+    samples the rest from a latent site ``name + "_unobserved"`` (guides must provide it);
+    the result is recorded as the deterministic site ``name``.
     """
+    if obs_mask is not None:
+        return _masked_observe(name, fn, obs, obs_mask, *args, **kwargs)
     if not _STACK:
         if obs is not None:
+            if not (infer and infer.get("_deterministic")):
+                warnings.warn(
+                    "trying to observe a value outside of inference at " + name,
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             return obs
         return fn(*args, **kwargs)
-    msg = Message("sample", name, fn, args, kwargs, obs, obs is not None, infer)
+    is_observed = obs is not None
+    if infer is not None and "is_observed" in infer:
+        infer = dict(infer)
+        is_observed = infer.pop("is_observed")
+    msg = Message("sample", name, fn, args, kwargs, obs, is_observed, infer)
     apply_stack(msg)
     return msg.value
+
+
+def _masked_observe(
+    name: str, fn: Any, obs: Any, obs_mask: torch.Tensor, *args: Any, **kwargs: Any
+) -> torch.Tensor:
+    """``sample`` with ``obs_mask``: an observed site where the mask is True, a latent one
+    (``name_unobserved``) elsewhere, both masked, merged into the deterministic site
+    ``name``."""
+    with poutine.mask(mask=obs_mask):
+        observed = sample(f"{name}_observed", fn, *args, obs=obs, **kwargs)
+    with poutine.mask(mask=~obs_mask):
+        unobserved = sample(f"{name}_unobserved", fn, *args, **kwargs)
+    event_dim = len(fn.event_shape)
+    batch_mask = obs_mask.reshape(obs_mask.shape + (1,) * event_dim)
+    try:
+        value = torch.where(batch_mask, observed, unobserved)
+    except RuntimeError as err:
+        if "must match the size of tensor" not in str(err):
+            raise
+        shape = torch.broadcast_shapes(observed.shape, unobserved.shape)
+        batch_shape = shape[: len(shape) - event_dim]
+        raise ValueError(
+            f"Invalid obs_mask shape {tuple(obs_mask.shape)}; should be broadcastable to "
+            f"batch_shape = {tuple(batch_shape)}"
+        ) from err
+    return deterministic(name, value, event_dim=event_dim)
 
 
 def param(
@@ -105,6 +153,13 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
     updates = {}
     for param_name, value in nn_module.named_parameters():
         if not value.requires_grad:
+            if nn_module.training:
+                warnings.warn(
+                    f"{param_name} was not registered in the param store because "
+                    "requires_grad=False. You can silence this warning by calling "
+                    "my_module.train(False)",
+                    stacklevel=2,
+                )
             continue
         full_name = name + _MODULE_DIVIDER + param_name
         returned = param(full_name, value)
@@ -129,6 +184,26 @@ class plate(PlateMessenger):
 
     Sequential: ``for i in pyro.plate("data", 10): ...``.
     """
+
+
+@contextmanager
+def plate_stack(prefix: str, sizes: Sequence[int], rightmost_dim: int = -1) -> Iterator[None]:
+    """Plates ``f"{prefix}_{i}"`` over ``sizes`` at the contiguous dims ending at
+    ``rightmost_dim``: ``plate_stack("p", (3, 4))`` batches sites to shape ``(3, 4)``, with
+    ``p_0`` (size 4) at dim -1 and ``p_1`` (size 3) at dim -2."""
+    if not isinstance(rightmost_dim, int) or rightmost_dim >= 0:
+        raise ValueError(f"plate_stack: rightmost_dim must be a negative int, got {rightmost_dim}")
+    with ExitStack() as stack:
+        for i, size in enumerate(reversed(tuple(sizes))):
+            stack.enter_context(plate(f"{prefix}_{i}", size, dim=rightmost_dim - i))
+        yield
+
+
+@effectful(type="barrier")
+def barrier(data: torch.Tensor) -> torch.Tensor:
+    """Returns ``data``; a ``barrier`` message lets handlers that compute lazily (Pyro's
+    ``collapse``) make it concrete here. No pyrolite handler acts on it."""
+    return data
 
 
 def subsample(data: torch.Tensor, event_dim: int) -> torch.Tensor:
@@ -185,14 +260,3 @@ def enable_validation(is_validate: bool = True) -> None:
 def is_validation_enabled() -> bool:
     """Whether distributions validate their arguments and values."""
     return dist.is_validation_enabled()
-
-
-@contextmanager
-def validation_enabled(is_validate: bool = True):
-    """Context manager that sets validation and restores the previous setting."""
-    old = is_validation_enabled()
-    enable_validation(is_validate)
-    try:
-        yield
-    finally:
-        enable_validation(old)

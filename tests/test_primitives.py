@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -130,3 +132,84 @@ def test_pyro_model_runs_unchanged():
     assert tr.nodes["x"]["fn"].batch_shape == (5,)
     assert tr.nodes["x"]["scale"] == 4.0
     assert torch.isfinite(tr.log_prob_sum())
+
+
+def test_observe_outside_inference_warns():
+    obs = torch.tensor(0.0)
+    with pytest.warns(RuntimeWarning, match="trying to observe a value outside of inference at x"):
+        assert pyro.sample("x", dist.Normal(0.0, 1.0), obs=obs) is obs
+
+
+def test_infer_is_observed_overrides_obs():
+    def m():
+        pyro.sample("x", dist.Normal(0.0, 1.0), obs=torch.tensor(1.0), infer={"is_observed": False})
+
+    site = poutine.trace(m).get_trace().nodes["x"]
+    assert not site["is_observed"] and site["value"].item() == 1.0
+    assert "is_observed" not in site["infer"]
+
+
+@pytest.mark.parametrize("mask", [torch.tensor(True), torch.tensor([True, False, True])])
+def test_obs_mask_splits_observed_and_latent(mask):
+    data = torch.tensor([1.0, 2.0, 3.0])
+
+    def model():
+        with pyro.plate("data", 3):
+            return pyro.sample("y", dist.Normal(0.0, 1.0), obs=data, obs_mask=mask)
+
+    tr = poutine.trace(model).get_trace()
+    assert tr.nodes["y_observed"]["is_observed"]
+    assert not tr.nodes["y_unobserved"]["is_observed"]
+    value = tr.nodes["y"]["value"]
+    unobserved = tr.nodes["y_unobserved"]["value"]
+    assert torch.equal(value, torch.where(mask, data, unobserved))
+    assert tr.nodes["y"]["fn"].batch_shape == (3,)
+
+
+def test_obs_mask_of_a_wrong_shape():
+    def model():
+        with pyro.plate("data", 3):
+            pyro.sample(
+                "y", dist.Normal(0.0, 1.0), obs=torch.zeros(3), obs_mask=torch.tensor([True, False])
+            )
+
+    with pytest.raises((ValueError, RuntimeError)):
+        poutine.trace(model).get_trace()
+
+
+def test_plate_stack_gives_contiguous_dims():
+    with pyro.plate_stack("p", (2, 3, 4), rightmost_dim=-2):
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        plates = {f.name: (f.dim, f.size) for f in poutine.get_plates()}
+    assert x.shape == (2, 3, 4, 1)
+    assert plates == {"p_0": (-2, 4), "p_1": (-3, 3), "p_2": (-4, 2)}
+    with pytest.raises(ValueError, match="rightmost_dim"):
+        with pyro.plate_stack("q", (2,), rightmost_dim=0):
+            pass
+
+
+def test_module_warns_about_frozen_parameters():
+    net = nn.Linear(2, 1)
+    net.bias.requires_grad_(False)
+    with pytest.warns(UserWarning, match="bias was not registered in the param store"):
+        pyro.module("net", net)
+    assert "net$$$weight" in pyro.get_param_store() and "net$$$bias" not in pyro.get_param_store()
+    net.train(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pyro.module("net", net)
+
+
+def test_barrier_returns_its_data():
+    x = torch.ones(2)
+    assert pyro.barrier(x) is x
+    with poutine.trace():
+        assert pyro.barrier(x) is x
+
+
+def test_top_level_condition_and_do():
+    def m():
+        return pyro.sample("x", dist.Normal(0.0, 1.0))
+
+    assert pyro.condition(m, data={"x": torch.tensor(2.0)})().item() == 2.0
+    assert pyro.do(m, data={"x": torch.tensor(3.0)})().item() == 3.0

@@ -1,5 +1,11 @@
 """The density of a generative program (``log_density``, ``make_log_joint_fn``), and
-``in_plate`` for running a program under an outer vectorising plate."""
+``in_plate`` for running a program under an outer vectorising plate.
+
+Also Pyro's ``pyro.infer.util`` path: the number/tensor helpers, plate sums and the
+validation switch are re-exported here from the modules that implement them. Pyro's
+enumeration helpers (``Dice``, ``compute_site_dice_factor``, ``plate_log_prob_sum``) come
+with enumeration.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,44 @@ from typing import Any
 import torch
 
 from pyrolite import poutine
+from pyrolite.distributions.util import (
+    enable_validation,
+    is_validation_enabled,
+    validation_enabled,
+)
+from pyrolite.infer.number_ops import (
+    check_fully_reparametrized,
+    torch_backward,
+    torch_exp,
+    torch_item,
+    zero_grads,
+)
+from pyrolite.infer.plate_sums import (
+    MultiFrameTensor,
+    get_dependent_plate_dims,
+    get_plate_stacks,
+    torch_sum,
+)
 from pyrolite.poutine.plate_messenger import PlateMessenger
 from pyrolite.poutine.trace_struct import Trace
+
+__all__ = [
+    "MultiFrameTensor",
+    "check_fully_reparametrized",
+    "enable_validation",
+    "get_dependent_plate_dims",
+    "get_plate_stacks",
+    "in_plate",
+    "is_validation_enabled",
+    "log_density",
+    "make_log_joint_fn",
+    "torch_backward",
+    "torch_exp",
+    "torch_item",
+    "torch_sum",
+    "validation_enabled",
+    "zero_grads",
+]
 
 
 def log_density(

@@ -3,6 +3,7 @@
 See :mod:`pyrolite.poutine.runtime` for how a message travels through the handler stack.
 """
 
+from pyrolite.distributions.validation import enable_validation, is_validation_enabled
 from pyrolite.poutine.block_messenger import BlockMessenger
 from pyrolite.poutine.broadcast_messenger import BroadcastMessenger
 from pyrolite.poutine.condition_messenger import ConditionMessenger
@@ -30,7 +31,14 @@ from pyrolite.poutine.mask_messenger import MaskMessenger
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.plate_messenger import CondIndepStackFrame, PlateMessenger
 from pyrolite.poutine.replay_messenger import ReplayMessenger
-from pyrolite.poutine.runtime import Message, NonlocalExit, apply_stack, effectful
+from pyrolite.poutine.runtime import (
+    Message,
+    NonlocalExit,
+    apply_stack,
+    effectful,
+    get_mask,
+    get_plates,
+)
 from pyrolite.poutine.scale_messenger import ScaleMessenger
 from pyrolite.poutine.seed_messenger import SeedMessenger
 from pyrolite.poutine.substitute_messenger import SubstituteMessenger
@@ -67,8 +75,12 @@ __all__ = [
     "condition",
     "do",
     "effectful",
+    "enable_validation",
     "escape",
+    "get_mask",
+    "get_plates",
     "infer_config",
+    "is_validation_enabled",
     "lift",
     "mask",
     "replay",

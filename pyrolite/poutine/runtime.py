@@ -16,10 +16,15 @@ the program early). With an empty stack a primitive never builds a message at al
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
+
+from pyrolite.poutine.dim_allocator import DIM_ALLOCATOR
 
 # The global handler stack. Handlers push themselves on ``__enter__`` and pop on ``__exit__``.
 _STACK: list = []
+# Pyro's names for the same objects (its tests and some user code reach for them).
+_PYRO_STACK = _STACK
+_DIM_ALLOCATOR = DIM_ALLOCATOR
 
 _FIELDS = (
     "type",
@@ -128,6 +133,35 @@ class Message:
         return f"Message(type={self.type!r}, name={self.name!r}, value={self.value!r})"
 
 
+class InferDict(TypedDict, total=False):
+    """The keys of a site's ``infer`` dict that pyrolite's handlers and algorithms read.
+
+    ``enumerate`` ("sequential" or "parallel"), ``expand``, ``is_auxiliary`` (a guide site
+    the model does not have), ``is_observed``, ``num_samples``, ``obs``, ``was_observed``,
+    and the internal ``_deterministic``, ``_do_not_trace``, ``_subsample`` flags.
+    """
+
+    enumerate: str
+    expand: bool
+    is_auxiliary: bool
+    is_observed: bool
+    num_samples: int
+    obs: Any
+    was_observed: bool
+    _deterministic: bool
+    _do_not_trace: bool
+    _subsample: bool
+
+
+def default_process_message(msg: Message) -> None:
+    """The default behaviour ``apply_stack`` runs between its two walks: draw
+    ``msg.value = msg.fn(*msg.args, **msg.kwargs)`` unless the message is done, observed or
+    already has a value; then mark it done."""
+    if not (msg.done or msg.is_observed or msg.value is not None):
+        msg.value = msg.fn(*msg.args, **msg.kwargs)
+    msg.done = True
+
+
 def apply_stack(msg: Message) -> Message:
     """Send ``msg`` through the handler stack (see the module docstring); returns it."""
     stack = _STACK
@@ -203,3 +237,45 @@ class NonlocalExit(Exception):
     def __init__(self, site: Message, *args: Any) -> None:
         super().__init__(*args)
         self.site = site
+
+    def reset_stack(self) -> None:
+        """Reset the handlers still on the stack, innermost first, up to and including the
+        first one that hides ``site`` from the handlers outside it (a ``block``), so that the
+        program can be run again from the start (``poutine.queue`` does this)."""
+        for frame in reversed(_STACK):
+            reset = getattr(frame, "_reset", None)
+            if reset is not None:
+                reset()
+            hide_fn = getattr(frame, "hide_fn", None)
+            if hide_fn is not None and hide_fn(self.site):
+                break
+
+
+def _inspect() -> Message:
+    """Send an ``inspect`` message through the stack and return it with every effect applied
+    (its ``mask`` and ``cond_indep_stack`` say what the enclosing handlers would do)."""
+    msg = Message("inspect", "_pyro_inspect", _true, infer={"_do_not_trace": True})
+    if _STACK:
+        apply_stack(msg)
+    return msg
+
+
+def _true() -> bool:
+    return True
+
+
+def get_mask() -> Any:
+    """The mask the enclosing ``poutine.mask`` handlers would put on a sample site here:
+    None (no mask), a bool, or a bool tensor. Use it to skip work whose density would be
+    masked out anyway::
+
+        if poutine.get_mask() is not False:
+            pyro.factor("expensive", log_density())
+    """
+    return _inspect().mask
+
+
+def get_plates() -> tuple:
+    """The plates enclosing this point of the program, as a tuple of
+    :class:`~pyrolite.poutine.plate_messenger.CondIndepStackFrame` (outermost first)."""
+    return _inspect().cond_indep_stack

@@ -1,0 +1,1 @@
+"""Tensor algorithms and checks without effects (Pyro's ``pyro.ops``)."""
