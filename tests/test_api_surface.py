@@ -90,8 +90,6 @@ EXCLUDED: dict[str, str] = {
     "pyro.infer.TraceTailAdaptive_ELBO": _INFER_ISSUE,
     "pyro.infer.Trace_MMD": _INFER_ISSUE,
     "pyro.infer.WeighedPredictive": _INFER_ISSUE,
-    "pyro.infer.enable_validation": "needs pyrolite/infer/__init__.py to re-export infer.util's",
-    "pyro.infer.is_validation_enabled": "needs pyrolite/infer/__init__.py to re-export it",
     # -- pyro.infer.autoguide
     "pyro.infer.autoguide.AutoCallable": _MODULES_ISSUE,
     "pyro.infer.autoguide.AutoDiscreteParallel": _ENUM_ISSUE,

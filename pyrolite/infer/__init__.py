@@ -10,7 +10,12 @@ from pyrolite.infer.svi import SVI
 from pyrolite.infer.trace_elbo import JitTrace_ELBO, Trace_ELBO
 from pyrolite.infer.trace_mean_field_elbo import TraceMeanField_ELBO
 from pyrolite.infer.tracegraph_elbo import TraceGraph_ELBO
-from pyrolite.infer.util import log_density, make_log_joint_fn
+from pyrolite.infer.util import (
+    enable_validation,
+    is_validation_enabled,
+    log_density,
+    make_log_joint_fn,
+)
 
 __all__ = [
     "ELBO",
@@ -26,6 +31,8 @@ __all__ = [
     "TraceGraph_ELBO",
     "TraceMeanField_ELBO",
     "Trace_ELBO",
+    "enable_validation",
+    "is_validation_enabled",
     "log_density",
     "mcmc",
     "make_log_joint_fn",

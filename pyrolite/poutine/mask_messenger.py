@@ -25,3 +25,6 @@ class MaskMessenger(Messenger):
 
     def _pyro_sample(self, msg: Message) -> None:
         msg.mask = self.mask if msg.mask is None else msg.mask & self.mask
+
+    # ``poutine.runtime.get_mask()`` asks the stack with an "inspect" message
+    _pyro_inspect = _pyro_sample

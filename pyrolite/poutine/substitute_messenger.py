@@ -10,6 +10,7 @@ from typing import Any
 
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
+from pyrolite.poutine.trace_struct import is_subsample
 
 
 class SubstituteMessenger(Messenger):
@@ -40,7 +41,8 @@ class SubstituteMessenger(Messenger):
             msg.done = True
 
     def _pyro_sample(self, msg: Message) -> None:
-        if not msg.is_observed:
+        # a plate's indices are not a latent: Pyro's substitute never replaces them
+        if not msg.is_observed and not is_subsample(msg):
             self._substitute(msg)
 
     def _pyro_param(self, msg: Message) -> None:

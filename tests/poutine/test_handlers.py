@@ -87,13 +87,13 @@ def test_uncondition():
     "kwargs, visible",
     [
         ({}, []),
-        ({"hide": ["a"]}, ["b", "c"]),
+        ({"hide": ["a"]}, ["b", "data", "c"]),
         ({"expose": ["a"]}, ["a"]),
         ({"hide_types": ["sample"]}, []),
-        ({"expose_types": ["sample"]}, ["a", "b", "c"]),
-        ({"hide_fn": lambda msg: msg["name"] == "b"}, ["a", "c"]),
+        ({"expose_types": ["sample"]}, ["a", "b", "data", "c"]),
+        ({"hide_fn": lambda msg: msg["name"] == "b"}, ["a", "data", "c"]),
         ({"expose_fn": lambda msg: msg["name"] == "b"}, ["b"]),
-        ({"hide_all": False, "expose_all": True}, ["a", "b", "c"]),
+        ({"hide_all": False, "expose_all": True}, ["a", "b", "data", "c"]),
     ],
 )
 def test_block(kwargs, visible):

@@ -2,7 +2,6 @@
 ``get_mask``, ``default_process_message``, ``NonlocalExit.reset_stack`` and the aliases of
 the handler stack and the dim allocator."""
 
-import pytest
 import torch
 
 import pyrolite as pyro
@@ -41,7 +40,6 @@ def test_get_mask_without_mask_is_none():
         assert get_mask() is None
 
 
-@pytest.mark.xfail(reason="needs MaskMessenger to handle 'inspect' messages", strict=False)
 def test_get_mask_combines_enclosing_masks():
     with poutine.mask(mask=False):
         assert get_mask() is False
