@@ -349,6 +349,23 @@ class ParamStoreDict:
         entry = self._params.get(name)
         return name if entry is not None and entry.unconstrained is unconstrained else None
 
+    def share_as_parameter(self, name: str) -> torch.nn.Parameter:
+        """The leaf of the unconstrained param ``name`` as an ``nn.Parameter`` that the store
+        itself holds from now on (so a module given it and the optimiser share one tensor).
+
+        ``ValueError`` for a param with a constraint (a module reads unconstrained values)."""
+        entry = self._entry(name)
+        if not entry.identity:
+            raise ValueError(
+                f"param {name!r} has constraint {entry.constraint!r}; only an unconstrained "
+                "param can be shared with a module as its parameter"
+            )
+        leaf = entry.unconstrained
+        if not isinstance(leaf, torch.nn.Parameter):
+            leaf = torch.nn.Parameter(leaf.detach(), requires_grad=True)
+            self._insert(name, _Param(leaf, entry.constraint, None, entry.event_dim))
+        return leaf
+
     def unconstrained(self, name: str) -> torch.Tensor:
         """The unconstrained leaf tensor of ``name`` (what optimisers update)."""
         return self._entry(name).unconstrained

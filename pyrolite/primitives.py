@@ -142,7 +142,9 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
 
     The store shares the module's own ``nn.Parameter`` tensors, so optimising the params
     trains the module. With ``update_module_params=True``, params already in the store
-    under those names (e.g. after ``load``) are copied into the module. Returns the module.
+    under those names (e.g. after ``load``) replace the module's parameters: the module then
+    holds the store's very tensors. Without it, such a module keeps its own tensors and the
+    store keeps the loaded ones (Pyro's rule). Returns the module.
     """
     if not hasattr(nn_module, "named_parameters"):
         raise TypeError(f"module {name!r}: expected a torch.nn.Module, got {type(nn_module)}")
@@ -166,10 +168,15 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
         if returned is not value:
             updates[param_name] = returned
     if updates and update_module_params:
-        with torch.no_grad():
-            for param_name, value in nn_module.named_parameters():
-                if param_name in updates:
-                    value.copy_(updates[param_name])
+        store = get_param_store()
+        for param_name in updates:
+            owner_name, _, leaf_name = param_name.rpartition(".")
+            owner = nn_module.get_submodule(owner_name) if owner_name else nn_module
+            # the module reads the store's own tensor from now on (Pyro replaces the
+            # module's parameter objects): the optimiser steps what the network uses
+            owner._parameters[leaf_name] = store.share_as_parameter(
+                name + _MODULE_DIVIDER + param_name
+            )
     return nn_module
 
 

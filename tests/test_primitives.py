@@ -71,9 +71,34 @@ def test_module_update_from_store():
     pyro.module("net", net)
     other = nn.Linear(2, 1)
     pyro.module("net", other, update_module_params=True)
-    assert torch.equal(other.weight, net.weight)
+    # the module now holds the store's very tensors (here: net's), as in Pyro
+    assert other.weight is net.weight and other.bias is net.bias
     with pytest.raises(ValueError, match=r"\$\$\$"):
         pyro.module("a$$$b", net)
+
+
+def test_module_after_load_reads_the_tensors_the_optimiser_steps(tmp_path):
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    pyro.module("net", net)
+    path = str(tmp_path / "params.pt")
+    pyro.get_param_store().save(path)
+    saved = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    pyro.clear_param_store()
+    pyro.get_param_store().load(path)
+    fresh = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    pyro.module("net", fresh, update_module_params=True)
+    store = pyro.get_param_store()
+    for key, value in fresh.named_parameters():
+        assert torch.equal(value, saved[key])
+        assert store.unconstrained("net$$$" + key) is value
+        assert isinstance(value, nn.Parameter)
+    # a gradient step on the store's tensors changes what the network computes
+    out = fresh(torch.ones(1, 2)).sum()
+    out.backward()
+    with torch.no_grad():
+        for _, leaf in store.named_parameters():
+            leaf -= 0.1 * leaf.grad
+    assert not torch.equal(fresh[0].weight, saved["0.weight"])
 
 
 def test_factor_adds_log_density():
