@@ -12,6 +12,7 @@ and the validation switch (on by default).
 from torch.distributions import Distribution, kl_divergence, register_kl
 
 from pyrolite.distributions import constraints, transforms
+from pyrolite.distributions import kl as _kl  # noqa: F401  (registers the KL divergences)
 from pyrolite.distributions.constraint_registry import biject_to, transform_to
 from pyrolite.distributions.delta import Delta
 from pyrolite.distributions.improper_uniform import ImproperUniform
@@ -60,9 +61,18 @@ from pyrolite.distributions.torch import (
     Weibull,
     Wishart,
 )
-from pyrolite.distributions.torch_distribution import TorchDistribution, TorchDistributionMixin
+from pyrolite.distributions.torch_distribution import (
+    ExpandedDistribution,
+    TorchDistribution,
+    TorchDistributionMixin,
+)
+from pyrolite.distributions.transforms import ComposeTransformModule, TransformModule
 from pyrolite.distributions.unit import Unit
-from pyrolite.distributions.validation import enable_validation, is_validation_enabled
+from pyrolite.distributions.validation import (
+    enable_validation,
+    is_validation_enabled,
+    validation_enabled,
+)
 
 __all__ = [
     "Bernoulli",
@@ -71,10 +81,12 @@ __all__ = [
     "Categorical",
     "Cauchy",
     "Chi2",
+    "ComposeTransformModule",
     "ContinuousBernoulli",
     "Delta",
     "Dirichlet",
     "Distribution",
+    "ExpandedDistribution",
     "Exponential",
     "FisherSnedecor",
     "Gamma",
@@ -108,6 +120,7 @@ __all__ = [
     "StudentT",
     "TorchDistribution",
     "TorchDistributionMixin",
+    "TransformModule",
     "TransformedDistribution",
     "Uniform",
     "Unit",
@@ -122,4 +135,5 @@ __all__ = [
     "register_kl",
     "transform_to",
     "transforms",
+    "validation_enabled",
 ]

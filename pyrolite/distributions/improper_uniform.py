@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch.distributions import constraints
 
-from pyrolite.distributions.torch_distribution import TorchDistribution, keep_rsample_flag
+from pyrolite.distributions.rsample_flag import keep_rsample_flag
+from pyrolite.distributions.torch_distribution import TorchDistribution
 
 __all__ = ["ImproperUniform"]
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import torch
 from torch.distributions import constraints
 
-from pyrolite.distributions.torch_distribution import (
-    TorchDistribution,
-    base_rsample_flag,
-    keep_rsample_flag,
-)
+from pyrolite.distributions.rsample_flag import base_rsample_flag, keep_rsample_flag
+from pyrolite.distributions.score_parts import ScoreParts
+from pyrolite.distributions.torch_distribution import TorchDistribution, TorchDistributionMixin
 
 __all__ = ["MaskedDistribution"]
 
@@ -117,6 +115,24 @@ class MaskedDistribution(TorchDistribution):
             event_mask = mask.reshape(mask.shape + (1,) * event_dim) if event_dim else mask
             value = torch.where(event_mask, value, feasible)
         return torch.where(mask, self.base_dist.log_prob(value), 0.0)
+
+    def score_parts(self, value: torch.Tensor) -> ScoreParts:
+        """``ScoreParts`` of ``value``: the base's parts masked as ``ScoreParts.scale_and_mask``
+        does, i.e. ``log_prob`` and ``entropy_term`` zero where ``mask`` is False and
+        ``score_function`` left unmasked (as in Pyro: the cost it multiplies carries the mask).
+
+        A bool mask gives the parts of the masked ``log_prob`` (``False``: zeros, the base is
+        never called). Unless the base has its own ``score_parts``, ``log_prob`` and
+        ``entropy_term`` are the masked ``log_prob`` (finite gradients under the mask).
+        """
+        if isinstance(self._mask, bool):
+            return super().score_parts(value)
+        if type(self.base_dist).score_parts is not TorchDistributionMixin.score_parts:
+            return self.base_dist.score_parts(value).scale_and_mask(mask=self._mask)
+        log_prob = self.log_prob(value)
+        if self.has_rsample:
+            return ScoreParts(log_prob, 0, log_prob)
+        return ScoreParts(log_prob, self.base_dist.log_prob(value), 0)
 
     @property
     def mean(self) -> torch.Tensor:

@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from pyrolite.distributions.torch_distribution import (
-    TorchDistributionMixin,
-    base_rsample_flag,
-    checked_event_ndims,
-    keep_rsample_flag,
-)
+from pyrolite.distributions.rsample_flag import base_rsample_flag, keep_rsample_flag
+from pyrolite.distributions.torch_distribution import TorchDistributionMixin
 
 __all__ = [
     "Bernoulli",
@@ -67,6 +63,13 @@ __all__ = [
 ]
 
 
+Shape = tuple[int, ...]
+
+
+def _vector_shapes(shape: Shape) -> tuple[torch.Size, torch.Size]:
+    return torch.Size(shape[:-1]), torch.Size(shape[-1:])
+
+
 class Bernoulli(TorchDistributionMixin, torch.distributions.Bernoulli):
     """``torch.distributions.Bernoulli`` with pyrolite's mixin."""
 
@@ -97,6 +100,11 @@ class ContinuousBernoulli(TorchDistributionMixin, torch.distributions.Continuous
 
 class Dirichlet(TorchDistributionMixin, torch.distributions.Dirichlet):
     """``torch.distributions.Dirichlet`` with pyrolite's mixin."""
+
+    @staticmethod
+    def infer_shapes(concentration: Shape) -> tuple[torch.Size, torch.Size]:
+        """``(concentration[:-1], concentration[-1:])``."""
+        return _vector_shapes(concentration)
 
 
 class Exponential(TorchDistributionMixin, torch.distributions.Exponential):
@@ -136,22 +144,50 @@ class HalfNormal(TorchDistributionMixin, torch.distributions.HalfNormal):
 class Independent(TorchDistributionMixin, torch.distributions.Independent):
     """``torch.distributions.Independent`` with pyrolite's mixin.
 
-    ``to_event`` on it folds into a single ``Independent`` over the same ``base_dist``
-    (``reinterpreted_batch_ndims`` add up) instead of nesting.
+    ``to_event`` on it folds into a single ``Independent`` over the innermost non-
+    ``Independent`` base (``reinterpreted_batch_ndims`` add up) instead of nesting; a negative
+    count gives event dims back to the batch, and reaching zero returns that base itself.
     """
 
     has_rsample = base_rsample_flag
 
-    def to_event(self, reinterpreted_batch_ndims: int | None = None) -> Independent:
-        """Move ``reinterpreted_batch_ndims`` more batch dims (default: all) into the event."""
-        n = checked_event_ndims(self, reinterpreted_batch_ndims)
+    @staticmethod
+    def infer_shapes(**arg_shapes: Shape) -> tuple[torch.Size, torch.Size]:
+        """Not inferable from argument shapes alone (the base is a distribution)."""
+        raise NotImplementedError("Independent.infer_shapes is not implemented")
+
+    def to_event(self, reinterpreted_batch_ndims: int | None = None):
+        """Move ``reinterpreted_batch_ndims`` more batch dims (default: all) into the event.
+
+        E.g. with ``d = Normal(zeros(2, 3), 1).to_event(1)``: ``d.to_event(1)`` has event
+        shape ``(2, 3)``, ``d.to_event(-1)`` is the ``Normal`` itself.
+        """
+        n = reinterpreted_batch_ndims
+        if n is None:
+            n = len(self.batch_shape)
         if n == 0:
             return self
-        new = Independent(
-            self.base_dist,
-            self.reinterpreted_batch_ndims + n,
-            validate_args=self.__dict__.get("_validate_args"),
-        )
+        base = self
+        while isinstance(base, torch.distributions.Independent):
+            n += base.reinterpreted_batch_ndims
+            base = base.base_dist
+        if n < 0:
+            raise ValueError(
+                f"Cannot remove event dimensions from {type(self)}: to_event("
+                f"{reinterpreted_batch_ndims}) asks for more than the "
+                f"{n - reinterpreted_batch_ndims} reinterpreted dims of event_shape="
+                f"{tuple(self.event_shape)}"
+            )
+        if n == 0:
+            return base
+        if n > len(base.batch_shape):
+            raise ValueError(
+                f"to_event({reinterpreted_batch_ndims}): reinterpreted_batch_ndims must be at "
+                f"most len(batch_shape)={len(self.batch_shape)}, but the distribution "
+                f"{type(self).__name__} has batch_shape={tuple(self.batch_shape)} and "
+                f"event_shape={tuple(self.event_shape)}"
+            )
+        new = Independent(base, n, validate_args=self.__dict__.get("_validate_args"))
         keep_rsample_flag(self, new)
         return new
 
@@ -185,6 +221,14 @@ class LowRankMultivariateNormal(
 ):
     """``torch.distributions.LowRankMultivariateNormal`` with pyrolite's mixin."""
 
+    @staticmethod
+    def infer_shapes(
+        loc: Shape, cov_factor: Shape, cov_diag: Shape
+    ) -> tuple[torch.Size, torch.Size]:
+        """Event shape ``loc[-1:]``; batch shape broadcasts the args' batch parts."""
+        batch = torch.broadcast_shapes(loc[:-1], cov_factor[:-2], cov_diag[:-1])
+        return batch, torch.Size(loc[-1:])
+
 
 class MixtureSameFamily(TorchDistributionMixin, torch.distributions.MixtureSameFamily):
     """``torch.distributions.MixtureSameFamily`` with pyrolite's mixin."""
@@ -193,9 +237,35 @@ class MixtureSameFamily(TorchDistributionMixin, torch.distributions.MixtureSameF
 class Multinomial(TorchDistributionMixin, torch.distributions.Multinomial):
     """``torch.distributions.Multinomial`` with pyrolite's mixin."""
 
+    @staticmethod
+    def infer_shapes(
+        total_count: Shape | int | None = None,
+        probs: Shape | None = None,
+        logits: Shape | None = None,
+    ) -> tuple[torch.Size, torch.Size]:
+        """Event shape: the last dim of ``probs``/``logits``; ``total_count`` may batch."""
+        batch, event = _vector_shapes(probs if logits is None else logits)
+        if isinstance(total_count, (tuple, torch.Size)):
+            batch = torch.broadcast_shapes(batch, total_count)
+        return batch, event
+
 
 class MultivariateNormal(TorchDistributionMixin, torch.distributions.MultivariateNormal):
     """``torch.distributions.MultivariateNormal`` with pyrolite's mixin."""
+
+    @staticmethod
+    def infer_shapes(
+        loc: Shape,
+        covariance_matrix: Shape | None = None,
+        precision_matrix: Shape | None = None,
+        scale_tril: Shape | None = None,
+    ) -> tuple[torch.Size, torch.Size]:
+        """Event shape ``loc[-1:]``; batch shape broadcasts ``loc[:-1]`` and the matrix's."""
+        batch, event = _vector_shapes(loc)
+        for matrix in (covariance_matrix, precision_matrix, scale_tril):
+            if matrix is not None:
+                batch = torch.broadcast_shapes(batch, matrix[:-2])
+        return batch, event
 
 
 class NegativeBinomial(TorchDistributionMixin, torch.distributions.NegativeBinomial):
@@ -208,6 +278,13 @@ class Normal(TorchDistributionMixin, torch.distributions.Normal):
 
 class OneHotCategorical(TorchDistributionMixin, torch.distributions.OneHotCategorical):
     """``torch.distributions.OneHotCategorical`` with pyrolite's mixin."""
+
+    @staticmethod
+    def infer_shapes(
+        probs: Shape | None = None, logits: Shape | None = None
+    ) -> tuple[torch.Size, torch.Size]:
+        """``(shape[:-1], shape[-1:])`` of ``probs`` or ``logits``."""
+        return _vector_shapes(probs if logits is None else logits)
 
 
 class OneHotCategoricalStraightThrough(

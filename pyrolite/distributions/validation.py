@@ -8,9 +8,12 @@ value, so flipping the switch takes effect at once, also for existing instances.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
-__all__ = ["enable_validation", "is_validation_enabled"]
+__all__ = ["enable_validation", "is_validation_enabled", "validation_enabled"]
 
 
 def enable_validation(is_validate: bool = True) -> None:
@@ -26,6 +29,17 @@ def enable_validation(is_validate: bool = True) -> None:
 def is_validation_enabled() -> bool:
     """Whether distributions validate their arguments and values by default."""
     return bool(torch.distributions.Distribution._validate_args)
+
+
+@contextlib.contextmanager
+def validation_enabled(is_validate: bool = True) -> Iterator[None]:
+    """Context manager: validation on (or off) inside, the previous setting restored after."""
+    previous = is_validation_enabled()
+    enable_validation(is_validate)
+    try:
+        yield
+    finally:
+        enable_validation(previous)
 
 
 # pyrolite validates by default, also under ``python -O`` (where torch would not).

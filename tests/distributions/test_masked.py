@@ -190,5 +190,43 @@ def test_has_rsample_override_and_score_parts():
     assert m.has_rsample is False and m.base_dist.has_rsample is True
     assert m.expand([3, 2]).has_rsample is False
     parts = m.score_parts(torch.zeros(2))
-    assert parts.score_function is parts.log_prob
-    assert parts.log_prob[1].item() == 0.0
+    assert parts.log_prob[1].item() == 0.0 and parts.entropy_term == 0
+    # as in Pyro, the score-function term is the base's, unmasked
+    torch.testing.assert_close(parts.score_function, m.base_dist.log_prob(torch.zeros(2)))
+
+
+def test_score_parts_equal_pyros_masking_of_the_base_parts():
+    mask = torch.tensor([[True, False, True], [False, True, True]])
+    for base in (dist.Bernoulli(torch.full((2, 3), 0.3)), dist.Normal(torch.zeros(2, 3), 1.0)):
+        x = base.sample()
+        actual = base.mask(mask).score_parts(x)
+        expected = base.score_parts(x).scale_and_mask(mask=mask)
+        for a, e in zip(actual, expected, strict=True):
+            if isinstance(e, torch.Tensor):
+                assert torch.equal(a, e)
+            else:
+                assert a == e
+
+
+class _PartlyReparameterised(dist.Normal):
+    """A Normal whose score_parts carry a score-function term (as a rejection sampler's do)."""
+
+    def score_parts(self, value):
+        lp = self.log_prob(value)
+        return dist.ScoreParts(lp, 2 * lp, lp)
+
+
+def test_base_with_its_own_score_parts_is_masked_part_by_part():
+    base = _PartlyReparameterised(torch.zeros(3), 1.0)
+    mask = torch.tensor([True, False, True])
+    x = torch.tensor([0.5, 1.0, -1.0])
+    parts = base.mask(mask).score_parts(x)
+    lp = torch.where(mask, base.log_prob(x), 0.0)
+    torch.testing.assert_close(parts.log_prob, lp)
+    # ScoreParts.scale_and_mask leaves score_function alone (as Pyro): the cost it is
+    # multiplied by carries the mask already
+    torch.testing.assert_close(parts.score_function, 2 * base.log_prob(x))
+    torch.testing.assert_close(parts.entropy_term, lp)
+    # a False mask never calls the base's score_parts
+    parts = base.mask(False).score_parts(x)
+    assert (parts.log_prob == 0).all()

@@ -135,5 +135,80 @@ def test_torch_distribution_base_class():
     assert d((3,)).shape == (3, 2)  # no rsample: __call__ uses sample
     ind = d.to_event(1)
     torch.testing.assert_close(ind.log_prob(torch.zeros(2)), torch.tensor(2.0))
+    e = d.expand((4, 2))  # no expand of its own: Pyro's ExpandedDistribution
+    assert type(e) is dist.ExpandedDistribution and e.batch_shape == (4, 2)
+    assert e.sample().shape == (4, 2)
+
+
+def test_negative_to_event_gives_event_dims_back_to_the_batch():
+    base = dist.Normal(torch.zeros(2, 3), 1.0)
+    d = base.to_event(2)
+    back = d.to_event(-1)
+    assert type(back) is dist.Independent and back.base_dist is base
+    assert (back.batch_shape, back.event_shape) == ((2,), (3,))
+    assert back.to_event(-1) is base
+    assert d.to_event(-2) is base
+    assert d.to_event(0) is d
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(back.log_prob(x), base.log_prob(x).sum(-1))
+
+
+def test_to_event_folds_nested_independents():
+    base = dist.Normal(torch.zeros(4, 2, 3), 1.0)
+    nested = dist.Independent(dist.Independent(base, 1), 1)
+    assert nested.to_event(-1).base_dist is base
+    assert nested.to_event(-1).event_shape == (3,)
+    assert nested.to_event(1).reinterpreted_batch_ndims == 3
+
+
+def test_negative_to_event_beyond_the_event_dims_raises():
+    d = dist.Normal(torch.zeros(2, 3), 1.0).to_event(1)
+    with pytest.raises(ValueError, match="Cannot remove event dimensions"):
+        d.to_event(-2)
+    with pytest.raises(ValueError, match="Cannot remove event dimensions"):
+        dist.MultivariateNormal(torch.zeros(3), torch.eye(3)).to_event(-1)
+
+
+def test_reshape_is_removed_and_independent_is_deprecated():
+    d = dist.Normal(torch.zeros(2, 3), 1.0)
+    with pytest.raises(Exception, match="expand_by.*to_event"):
+        d.reshape(sample_shape=(2,), extra_event_dims=1)
+    with pytest.warns(DeprecationWarning, match="use to_event"):
+        assert d.independent(1).event_shape == (3,)
+
+
+def test_infer_shapes_of_scalar_and_vector_distributions():
+    assert dist.Normal.infer_shapes(loc=(3, 1), scale=(4,)) == ((3, 4), ())
+    assert dist.Bernoulli.infer_shapes(probs=(2,)) == ((2,), ())
     with pytest.raises(NotImplementedError):
-        d.expand((4, 2))
+        dist.Independent.infer_shapes(base_distribution=())
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs",
+    [
+        (dist.Dirichlet, {"concentration": torch.ones(2, 3)}),
+        (
+            dist.MultivariateNormal,
+            {"loc": torch.zeros(4, 3), "scale_tril": torch.eye(3).expand(5, 1, 3, 3)},
+        ),
+        (dist.MultivariateNormal, {"loc": torch.zeros(3), "covariance_matrix": torch.eye(3)}),
+        (
+            dist.LowRankMultivariateNormal,
+            {"loc": torch.zeros(3), "cov_factor": torch.ones(2, 3, 1), "cov_diag": torch.ones(3)},
+        ),
+        (dist.Multinomial, {"total_count": 4, "probs": torch.ones(2, 3) / 3}),
+        (dist.OneHotCategorical, {"logits": torch.zeros(6, 5)}),
+        (dist.Categorical, {"probs": torch.ones(4, 3) / 3}),
+    ],
+    ids=lambda x: getattr(x, "__name__", ""),
+)
+def test_infer_shapes_agrees_with_the_constructed_distribution(cls, kwargs):
+    shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+    d = cls(**kwargs)
+    assert cls.infer_shapes(**shapes) == (d.batch_shape, d.event_shape)
+
+
+def test_conjugate_update_is_not_supported_by_default():
+    with pytest.raises(NotImplementedError, match="Normal does not support .conjugate_update"):
+        dist.Normal(0.0, 1.0).conjugate_update(dist.Normal(0.0, 1.0))

@@ -61,3 +61,15 @@ def test_pyrolite_distributions_follow_the_switch(restore_validation):
         d.log_prob(torch.zeros(3))
     dist.enable_validation(False)
     assert d.log_prob(torch.tensor([0.0, float("nan")])).tolist()[1] == float("-inf")
+
+
+@pytest.mark.parametrize("inner", [False, True])
+def test_validation_enabled_context_restores_the_setting(restore_validation, inner):
+    for outer in (True, False):
+        dist.enable_validation(outer)
+        with dist.validation_enabled(inner):
+            assert dist.is_validation_enabled() is inner
+        assert dist.is_validation_enabled() is outer
+    with pytest.raises(RuntimeError), dist.validation_enabled(not outer):
+        raise RuntimeError
+    assert dist.is_validation_enabled() is outer

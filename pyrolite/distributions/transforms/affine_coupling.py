@@ -8,6 +8,7 @@ The Jacobian is block triangular with diagonal ``(1, exp(log_scale))``, so
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,31 +105,47 @@ class AffineCoupling(TransformModule):
 
 
 def affine_coupling(
-    input_dim: int,
+    input_dim: int | Sequence[int],
     hidden_dims: Sequence[int] | None = None,
     split_dim: int | None = None,
     dim: int = -1,
     **kwargs: Any,
 ) -> AffineCoupling:
-    """An :class:`AffineCoupling` on vectors of size ``input_dim`` over a fresh
-    ``DenseNN(split_dim, hidden_dims, param_dims=[input_dim - split_dim] * 2)``.
+    """An :class:`AffineCoupling` over a fresh :class:`~pyrolite.nn.DenseNN` hypernet.
 
-    ``split_dim`` defaults to ``input_dim // 2``, ``hidden_dims`` to ``[10 * input_dim]``.
+    ``input_dim`` is the size of a vector event (``dim=-1``) or, for ``dim < -1``, the whole
+    event shape (a sequence of length ``-dim``). The event is split along ``dim`` into
+    ``split_dim`` (default: half its size) and the rest; with ``k`` the number of entries of
+    the event dims right of ``dim``, the hypernet maps ``split_dim * k`` inputs to two outputs
+    of ``(size - split_dim) * k`` each. ``hidden_dims`` defaults to ``[10 * size * k]``;
     ``kwargs`` go to :class:`AffineCoupling` (``log_scale_min_clip``, ``log_scale_max_clip``).
-    Only ``dim=-1`` is built here (Pyro also takes a tuple ``input_dim`` for ``dim < -1``;
-    build the ``AffineCoupling`` yourself with a suitable hypernet for that).
+
+    Example: ``affine_coupling((4, 3), dim=-2)`` couples events of shape ``(4, 3)``, split
+    into rows ``[:2]`` and ``[2:]``.
     """
-    if dim != -1 or not isinstance(input_dim, int):
-        raise NotImplementedError(
-            "affine_coupling builds coupling layers over vectors (dim=-1, int input_dim) only; "
-            "for dim < -1 construct AffineCoupling(split_dim, hypernet, dim=dim) directly"
+    if isinstance(input_dim, int):
+        event_shape = [input_dim]
+    else:
+        event_shape = list(input_dim)
+        if len(event_shape) != -dim:
+            raise ValueError(
+                f"event shape {tuple(event_shape)} must have same length as event_dim {-dim}"
+            )
+    if -dim > len(event_shape):
+        raise ValueError(
+            f"affine_coupling: dim={dim} needs an event shape of length {-dim}; pass "
+            f"input_dim as that shape, got {input_dim!r}"
         )
-    if input_dim < 2:
-        raise ValueError(f"affine_coupling: input_dim must be >= 2 to split, got {input_dim}")
+    size = event_shape[dim]
+    trailing = math.prod(event_shape[len(event_shape) + dim + 1 :])
+    if size < 2:
+        raise ValueError(
+            f"affine_coupling: input_dim must be >= 2 to split (size {size} along dim {dim})"
+        )
     if split_dim is None:
-        split_dim = input_dim // 2
+        split_dim = size // 2
     if hidden_dims is None:
-        hidden_dims = [10 * input_dim]
-    rest = input_dim - split_dim
-    hypernet = DenseNN(split_dim, hidden_dims, param_dims=[rest, rest])
+        hidden_dims = [10 * size * trailing]
+    rest = (size - split_dim) * trailing
+    hypernet = DenseNN(split_dim * trailing, hidden_dims, param_dims=[rest, rest])
     return AffineCoupling(split_dim, hypernet, dim=dim, **kwargs)

@@ -57,5 +57,37 @@ def test_bad_arguments():
     flow = T.affine_coupling(3, split_dim=2)
     with pytest.raises(ValueError, match="split_dim=2 must lie strictly inside the size 2"):
         flow(torch.randn(4, 2))
-    with pytest.raises(NotImplementedError, match="construct AffineCoupling"):
+    with pytest.raises(ValueError, match="dim=-2 needs an event shape of length 2"):
         T.affine_coupling(3, dim=-2)
+    with pytest.raises(ValueError, match=r"event shape \(4, 3, 2\) must have same length"):
+        T.affine_coupling((4, 3, 2), dim=-2)
+
+
+@pytest.mark.parametrize("event_shape", [(4, 3), (5, 2, 3)])
+def test_helper_builds_over_a_multi_dim_event(event_shape):
+    # dim=-len(event_shape): split the leading event dim; the hypernet sees the flattened
+    # first part and returns the flattened rest (the sizes Pyro's helper uses)
+    dim = -len(event_shape)
+    flow = T.affine_coupling(event_shape, dim=dim).double()
+    trailing = torch.Size(event_shape[1:]).numel()
+    split = event_shape[0] // 2
+    assert flow.split_dim == split
+    assert flow.nn.input_dim == split * trailing
+    assert flow.nn.param_dims == [(event_shape[0] - split) * trailing] * 2
+    assert flow.nn.hidden_dims == [10 * event_shape[0] * trailing]
+    x = torch.randn((7,) + event_shape, dtype=torch.float64)
+    y = flow(x)
+    assert y.shape == x.shape
+    torch.testing.assert_close(y[:, :split], x[:, :split])
+    assert flow.log_abs_det_jacobian(x, y).shape == (7,)
+    torch.testing.assert_close(flow.inv(y.clone()), x)
+
+
+def test_helper_over_matrices_matches_pyro_sizes():
+    pyro_transforms = pytest.importorskip("pyro.distributions.transforms")
+    ours = T.affine_coupling((5, 6), dim=-2)
+    theirs = pyro_transforms.affine_coupling((5, 6), dim=-2)
+    assert ours.split_dim == theirs.split_dim
+    assert ours.nn.input_dim == theirs.nn.input_dim
+    assert ours.nn.param_dims == theirs.nn.param_dims
+    assert ours.nn.hidden_dims == theirs.nn.hidden_dims
