@@ -10,15 +10,18 @@ import ctypes
 import functools
 import numbers
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from pyrolite.distributions.reductions import sum_rightmost
 from pyrolite.distributions.score_parts import scale_and_mask
-from pyrolite.distributions.validation import enable_validation, is_validation_enabled
+from pyrolite.distributions.validation import (
+    enable_validation,
+    is_validation_enabled,
+    validation_enabled,
+)
 
 __all__ = [
     "broadcast_shape",
@@ -117,17 +120,6 @@ def eye_like(value: torch.Tensor, m: int, n: int | None = None) -> torch.Tensor:
     """An ``(m, n)`` identity matrix (``n`` defaults to ``m``) with ``value``'s dtype and
     device."""
     return torch.eye(m, m if n is None else n, dtype=value.dtype, device=value.device)
-
-
-@contextmanager
-def validation_enabled(is_validate: bool = True) -> Iterator[None]:
-    """Set the validation switch inside the context; restore the previous setting after."""
-    old = is_validation_enabled()
-    enable_validation(is_validate)
-    try:
-        yield
-    finally:
-        enable_validation(old)
 
 
 def copy_docs_from(source_class: type, full_text: bool = False) -> Callable[[type], type]:
