@@ -18,7 +18,10 @@ from typing import Any
 import torch
 
 from pyrolite.distributions.score_parts import ScoreParts, scale_and_mask
-from pyrolite.distributions.torch_distribution import TorchDistributionMixin
+from pyrolite.distributions.torch_distribution import (
+    ExpandedDistribution,
+    TorchDistributionMixin,
+)
 from pyrolite.poutine.runtime import Message
 from pyrolite.poutine.trace_graph import TraceGraph
 
@@ -288,7 +291,10 @@ def _site_score_parts(trace: Trace, site: Message) -> ScoreParts:
     them: to ``log_prob`` and ``entropy_term``, not to ``score_function`` (the estimator
     multiplies it by a cost that already carries them)."""
     fn = site.fn
-    own = getattr(type(fn), "score_parts", None)
+    owner = fn
+    while isinstance(owner, ExpandedDistribution):  # its parts are its base's, broadcast
+        owner = owner.base_dist
+    own = getattr(type(owner), "score_parts", None)
     if own is None or own is _DEFAULT_SCORE_PARTS:
         log_p = getattr(site, "log_prob", None)
         if log_p is None:

@@ -416,3 +416,37 @@ def test_density_errors_start_with_pyros_prefix(method, what):
     tr = poutine.trace(bad).get_trace()
     with pytest.raises(ValueError, match=rf"^Error while computing {what} at site 'test_site': "):
         getattr(tr, method)()
+
+
+class CountingNoExpand(dist.TorchDistribution):
+    """A user distribution without ``expand``: plates wrap it in an ExpandedDistribution."""
+
+    arg_constraints = {}
+    support = dist.constraints.real
+    has_rsample = False
+
+    def __init__(self, loc):
+        self.loc = loc
+        super().__init__(torch.Size(), torch.Size())
+
+    def sample(self, sample_shape=torch.Size()):
+        return self.loc + torch.randn(sample_shape)
+
+    def log_prob(self, value):
+        CALLS["plain"] = CALLS.get("plain", 0) + 1
+        return -0.5 * (value - self.loc) ** 2
+
+
+def test_an_expanded_distribution_reuses_the_cache_for_its_score_parts():
+    def m():
+        with pyro.plate("data", 3):
+            pyro.sample("x", CountingNoExpand(torch.tensor(0.0)))
+
+    tr = poutine.trace(m).get_trace()
+    assert type(tr.nodes["x"]["fn"]).__name__ == "ExpandedDistribution"
+    CALLS.clear()
+    tr.compute_log_prob()
+    tr.compute_score_parts()
+    assert CALLS == {"plain": 1}
+    parts = tr.nodes["x"]["score_parts"]
+    assert parts.entropy_term == 0 and parts.score_function.shape == (3,)
