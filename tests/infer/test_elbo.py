@@ -31,13 +31,13 @@ def test_differentiable_loss_value_is_the_loss_even_with_score_function_sites(el
     assert differentiable.requires_grad
     assert differentiable.item() == pytest.approx(loss, rel=1e-6)
     # and its gradient is the surrogate's: for the draw z, d/dm of
-    # -(log p(x, z) - log q(z)) * log q(z) (stop-grad on the cost) is -cost * (z - m)
+    # -(log p(x, z) - log q(z)) * log q(z) (stop-grad on the cost) is loss * (z - m)
     pyro.set_rng_seed(1)
     tr = pyro.poutine.trace(score_guide).get_trace()
     z, m = tr.nodes["z"]["value"], 0.5
     differentiable.backward()
     grad = pyro.get_param_store().unconstrained("m").grad
-    assert grad.item() == pytest.approx(-(-loss) * (z - m).item(), rel=1e-5)
+    assert grad.item() == pytest.approx(loss * (z - m).item(), rel=1e-5)
 
 
 def test_empty_model_and_guide_give_a_zero_loss():

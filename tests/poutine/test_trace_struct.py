@@ -429,7 +429,7 @@ class CountingNoExpand(dist.TorchDistribution):
         self.loc = loc
         super().__init__(torch.Size(), torch.Size())
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape=()):
         return self.loc + torch.randn(sample_shape)
 
     def log_prob(self, value):

@@ -38,7 +38,8 @@ def _sd_from_quantiles(guide, reg):
     return (q[1] - q[0]) / 2
 
 
-def test_auto_delta_finds_the_mode(fit, regression):
+@pytest.mark.statistical
+def test_auto_delta_finds_the_mode(fit, regression, seed):
     guide = _fitted(AutoDelta, fit, regression)
     # a Gaussian posterior's mode is its mean
     assert torch.allclose(
@@ -46,8 +47,9 @@ def test_auto_delta_finds_the_mode(fit, regression):
     )
 
 
+@pytest.mark.statistical
 @pytest.mark.parametrize("guide_class", [AutoNormal, AutoDiagonalNormal])
-def test_mean_field_guides(guide_class, fit, regression):
+def test_mean_field_guides(guide_class, fit, regression, seed):
     guide = _fitted(guide_class, fit, regression)
     median = guide.median(regression.x, regression.y)["w"]
     assert torch.allclose(median, regression.mean, atol=MEAN_ATOL)
@@ -56,12 +58,13 @@ def test_mean_field_guides(guide_class, fit, regression):
     assert torch.allclose(_sd_from_quantiles(guide, regression), expected, rtol=SD_RTOL)
 
 
+@pytest.mark.statistical
 @pytest.mark.parametrize(
     "make_guide",
     [AutoMultivariateNormal, lambda m: AutoLowRankMultivariateNormal(m, rank=2)],
     ids=["mvn", "lowrank"],
 )
-def test_full_covariance_guides(make_guide, fit, regression):
+def test_full_covariance_guides(make_guide, fit, regression, seed):
     guide = _fitted(make_guide, fit, regression)
     median = guide.median(regression.x, regression.y)["w"]
     assert torch.allclose(median, regression.mean, atol=MEAN_ATOL)

@@ -31,8 +31,9 @@ def exact_posterior_mean(data):
     return torch.linalg.solve(precision, linear)
 
 
+@pytest.mark.statistical
 @pytest.mark.parametrize("guide_class", [AutoNormal, AutoDelta])
-def test_subsampled_local_latents(guide_class, fit):
+def test_subsampled_local_latents(guide_class, fit, seed):
     guide = guide_class(model)
     guide_tr = poutine.trace(guide).get_trace(DATA)
     model_tr = poutine.trace(poutine.replay(model, trace=guide_tr)).get_trace(DATA)

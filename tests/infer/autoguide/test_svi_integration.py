@@ -1,5 +1,6 @@
 """Autoguides through SVI and Trace_ELBO, reachable as pyro.infer.autoguide."""
 
+import pytest
 import torch
 
 import pyrolite as pyro
@@ -14,7 +15,8 @@ def model(x):
         pyro.sample("obs", dist.Normal(loc, scale), obs=x[idx])
 
 
-def test_auto_normal_with_svi_and_subsampling():
+@pytest.mark.statistical
+def test_auto_normal_with_svi_and_subsampling(seed):
     x = 3.0 + 0.5 * torch.randn(200, generator=torch.Generator().manual_seed(0))
     guide = pyro.infer.autoguide.AutoNormal(model)
     svi = SVI(model, guide, pyro.optim.Adam({"lr": 0.05}), Trace_ELBO())

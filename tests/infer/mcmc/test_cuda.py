@@ -32,7 +32,7 @@ def data(device):
 def run(device, seed):
     pyro.set_rng_seed(seed)
     mcmc = MCMC(
-        NUTS(eight_schools), num_samples=300, warmup_steps=300, num_chains=8, progress_bar=False
+        NUTS(eight_schools), num_samples=300, warmup_steps=300, num_chains=8, disable_progbar=True
     )
     mcmc.run(*data(device))
     return mcmc
@@ -54,7 +54,7 @@ def test_device_argument_moves_cpu_data_to_the_gpu():
         warmup_steps=20,
         num_chains=2,
         device="cuda",
-        progress_bar=False,
+        disable_progbar=True,
     )
     mcmc.run(*data("cpu"))
     assert mcmc.get_samples()["mu"].is_cuda
@@ -115,7 +115,7 @@ def test_jit_compiled_nuts_on_the_gpu_agrees_with_posteriordb():
         num_samples=500,
         warmup_steps=300,
         num_chains=16,
-        progress_bar=False,
+        disable_progbar=True,
     )
     mcmc.run(*data("cuda"))
     assert mcmc.kernel._compiled is not None

@@ -139,8 +139,9 @@ def test_compile_failure_warns_and_nuts_samples_eagerly():
     assert (state.num_steps > 0).all()
 
 
-def test_jit_nuts_samples_the_correlated_gaussian():
+@pytest.mark.statistical
+def test_jit_nuts_samples_the_correlated_gaussian(seed):
     kernel = NUTS(potential_fn=gaussian(MEAN, COV), jit_compile=True)
-    _, x, _ = run(kernel, 4, 2, 200, 600)
+    _, x, _ = run(kernel, 4, 2, 200, 600, seed=seed)
     assert_moments(x, MEAN, COV)
     assert kernel._compiled is not None

@@ -172,11 +172,12 @@ def test_init_failure_names_site():
 
 
 def test_initial_params_per_chain_and_shared():
-    init = {"loc": torch.tensor([0.5, -0.5]), "scale": torch.tensor(2.0)}
+    # unconstrained values, as in Pyro: scale > 0 starts at exp(0.7)
+    init = {"loc": torch.tensor([0.5, -0.5]), "scale": torch.tensor(0.7)}
     info = initialize_model(small_model, (Y,), num_chains=2, initial_params=init)
     values = info.constrain(info.init_params)
     assert torch.allclose(values["loc"], init["loc"])
-    assert torch.allclose(values["scale"], torch.full((2,), 2.0))
+    assert torch.allclose(values["scale"], torch.full((2,), 0.7).exp())
     # a site not named keeps the init strategy: p in (0, 1), different per chain
     assert values["p"][0] != values["p"][1]
 
