@@ -4,12 +4,12 @@ import math
 
 import pytest
 import torch
+from tolerances import t_bound
 
 import pyrolite as pyro
 import pyrolite.distributions as dist
 from pyrolite import poutine
 from pyrolite.infer import Trace_ELBO, TraceGraph_ELBO
-from tests.tolerances import t_bound
 
 
 class NonReparamNormal(dist.Normal):

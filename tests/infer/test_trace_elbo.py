@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from tolerances import mean_tolerance, t_bound
+from tolerances import mean_tolerance, t_bound, z_bound
 
 import pyrolite as pyro
 import pyrolite.distributions as dist
@@ -30,16 +30,31 @@ POST_LOC = X.sum().item() / (len(X) + 1)
 POST_SCALE = 1 / math.sqrt(len(X) + 1)
 
 
+# Iterate spread of the averaged fit below, measured over seeds 1-20: sd 0.007 (loc) and
+# 0.004 (scale) for Trace_ELBO, less for TraceMeanField_ELBO.
+FIT_SD = 0.007
+
+
 @pytest.mark.statistical
 @pytest.mark.parametrize("elbo", [Trace_ELBO, TraceMeanField_ELBO])
 def test_recovers_conjugate_posterior(elbo, seed):
-    svi = SVI(model, guide, pyro.optim.Adam({"lr": 0.02}), elbo(num_particles=8))
-    losses = [svi.step(X) for _ in range(1500)]
+    """SVI with a decaying step (ClippedAdam's lrd: lr 0.05 down to 5e-4) and the last 200
+    iterates averaged lands on the exact posterior."""
+    optim = pyro.optim.ClippedAdam({"lr": 0.05, "lrd": 0.997})
+    svi = SVI(model, guide, optim, elbo(num_particles=8))
     store = pyro.get_param_store()
-    # after convergence the iterates jitter around the optimum by ~lr-sized steps driven by
-    # gradient noise of 8 particles; 0.05 is several times that jitter (seen: < 0.02)
-    assert abs(store["loc"].item() - POST_LOC) < 0.05
-    assert abs(store["scale"].item() - POST_SCALE) < 0.05
+    losses, locs, scales = [], [], []
+    for step in range(1500):
+        losses.append(svi.step(X))
+        if step >= 1300:
+            locs.append(store["loc"].item())
+            scales.append(store["scale"].item())
+    # two comparisons; the bound is 7 measured sds, beyond z_bound(2) ~ 4.1 at the default
+    # family-wise level, with room for the sd itself being estimated from 20 seeds
+    bound = 7 * FIT_SD
+    assert bound > z_bound(2) * FIT_SD
+    assert abs(sum(locs) / len(locs) - POST_LOC) < bound
+    assert abs(sum(scales) / len(scales) - POST_SCALE) < bound
     assert sum(losses[-100:]) / 100 < sum(losses[:100]) / 100
 
 
