@@ -32,12 +32,12 @@ from torch.distributions.constraints import Constraint
 from torch.distributions.transforms import (
     AffineTransform,
     ComposeTransform,
-    IndependentTransform,
     Transform,
 )
 
 from pyrolite.checkpoint import load_tensors, save_tensors
 from pyrolite.constraint_codec import decode_constraint, encode_constraint, register_constraint
+from pyrolite.distributions.constraint_registry import is_identity
 
 __all__ = [
     "MODULE_NAMESPACE_DIVIDER",
@@ -92,12 +92,6 @@ def _is_identity_affine(t: Transform) -> bool:
     )
 
 
-def _is_identity(t: Transform) -> bool:
-    if isinstance(t, IndependentTransform):
-        return _is_identity(t.base_transform)
-    return isinstance(t, ComposeTransform) and not t.parts
-
-
 def _make_transform(constraint: Constraint) -> Transform | None:
     """``transform_to(constraint)`` without no-op parts; ``None`` when it is the identity.
 
@@ -113,7 +107,7 @@ def _make_transform(constraint: Constraint) -> Transform | None:
             transform = parts[0]
         elif len(parts) != len(transform.parts):
             transform = ComposeTransform(parts)
-    return None if _is_identity(transform) else transform
+    return None if is_identity(transform) else transform
 
 
 class _Param:

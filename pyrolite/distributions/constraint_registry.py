@@ -10,12 +10,26 @@ to every torch constraint; the entries registered here cover the constraints tha
 from __future__ import annotations
 
 from torch.distributions import biject_to, transform_to
-from torch.distributions.transforms import ComposeTransform, ExpTransform, SoftplusTransform
+from torch.distributions.transforms import (
+    ComposeTransform,
+    ExpTransform,
+    IndependentTransform,
+    SoftplusTransform,
+    Transform,
+)
 
 from pyrolite.distributions import constraints
 from pyrolite.distributions.transforms import OrderedTransform
 
-__all__ = ["biject_to", "transform_to"]
+__all__ = ["biject_to", "is_identity", "transform_to"]
+
+
+def is_identity(transform: Transform) -> bool:
+    """Whether ``transform`` is an identity map: what ``biject_to``/``transform_to`` give for
+    ``real`` (an empty ``ComposeTransform``), also wrapped in ``IndependentTransform``s."""
+    while isinstance(transform, IndependentTransform):
+        transform = transform.base_transform
+    return isinstance(transform, ComposeTransform) and not transform.parts
 
 
 @biject_to.register(type(constraints.softplus_positive))

@@ -51,3 +51,15 @@ def test_independent_of_ordered():
     t = dist.biject_to(constraints.independent(constraints.ordered_vector, 1))
     x = torch.randn(2, 3, 4)
     assert t.log_abs_det_jacobian(x, t(x)).shape == (2,)
+
+
+def test_is_identity_recognises_real_supports_only():
+    from torch.distributions import constraints as tc
+
+    from pyrolite.distributions.constraint_registry import biject_to, is_identity
+
+    assert is_identity(biject_to(tc.real))
+    assert is_identity(biject_to(tc.real_vector))
+    assert is_identity(biject_to(tc.independent(tc.real, 2)))
+    assert not is_identity(biject_to(tc.positive))
+    assert not is_identity(biject_to(tc.simplex))

@@ -25,8 +25,9 @@ from torch.distributions.transforms import Transform
 
 import pyrolite.distributions as dist
 from pyrolite.distributions import biject_to, constraints
+from pyrolite.distributions.constraint_registry import is_identity
 from pyrolite.distributions.reductions import sum_rightmost
-from pyrolite.infer.autoguide.guide import AutoGuide, is_identity
+from pyrolite.infer.autoguide.guide import AutoGuide
 from pyrolite.infer.autoguide.initialization import init_to_median
 from pyrolite.poutine.plate_messenger import PlateMessenger
 from pyrolite.primitives import param, sample

@@ -10,12 +10,9 @@ from torch.distributions.transforms import Transform
 
 import pyrolite.distributions as dist
 from pyrolite.distributions import biject_to, constraints
+from pyrolite.distributions.constraint_registry import is_identity
 from pyrolite.distributions.reductions import sum_rightmost
-from pyrolite.infer.autoguide.guide import (
-    AutoGuide,
-    is_identity,
-    repeat_to_full_size,
-)
+from pyrolite.infer.autoguide.guide import AutoGuide, repeat_to_full_size
 from pyrolite.infer.autoguide.initialization import init_to_feasible
 from pyrolite.infer.autoguide.site_params import SiteParams
 from pyrolite.poutine.plate_messenger import PlateMessenger

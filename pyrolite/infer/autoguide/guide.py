@@ -26,7 +26,6 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import torch
-from torch.distributions.transforms import ComposeTransform, IndependentTransform, Transform
 
 from pyrolite.infer.autoguide.initialization import InitMessenger
 from pyrolite.params import get_param_store
@@ -217,10 +216,3 @@ def repeat_to_full_size(
         index = torch.arange(frame.full_size, device=value.device) % value.shape[dim]
         value = value.index_select(dim, index)
     return value.contiguous()
-
-
-def is_identity(transform: Transform) -> bool:
-    """Whether ``transform`` is an identity map (``biject_to(real)`` and its ``independent``)."""
-    if isinstance(transform, IndependentTransform):
-        return is_identity(transform.base_transform)
-    return isinstance(transform, ComposeTransform) and not transform.parts

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from pyrolite.distributions import biject_to
+from pyrolite.distributions.constraint_registry import is_identity
 from pyrolite.distributions.score_parts import scale_and_mask
-from pyrolite.infer.autoguide.guide import is_identity
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
 from pyrolite.poutine.trace_struct import is_latent, is_subsample
