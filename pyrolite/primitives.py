@@ -17,7 +17,11 @@ import pyrolite.distributions as dist
 import pyrolite.poutine.runtime as runtime
 from pyrolite import poutine
 from pyrolite.distributions import constraints
-from pyrolite.distributions.util import validation_enabled
+from pyrolite.distributions.validation import (
+    enable_validation,
+    is_validation_enabled,
+    validation_enabled,
+)
 from pyrolite.params import clear_param_store, get_param_store
 from pyrolite.poutine.plate_messenger import PlateMessenger
 from pyrolite.poutine.runtime import Message, apply_stack, effectful
@@ -250,20 +254,3 @@ def deterministic(name: str, value: torch.Tensor, event_dim: int | None = None) 
     event_dim = value.dim() if event_dim is None else event_dim
     point = dist.Delta(value, event_dim=event_dim).mask(False)
     return sample(name, point, obs=value, infer={"_deterministic": True})
-
-
-# -- validation ------------------------------------------------------------------------
-
-
-def enable_validation(is_validate: bool = True) -> None:
-    """Switch argument and support checks of distributions on (the default) or off.
-
-    Off saves time in tight loops once a model is known to be right; errors then surface
-    later and less clearly.
-    """
-    dist.enable_validation(is_validate)
-
-
-def is_validation_enabled() -> bool:
-    """Whether distributions validate their arguments and values."""
-    return dist.is_validation_enabled()
