@@ -26,8 +26,7 @@ from torch.distributions.transforms import Transform
 import pyrolite.distributions as dist
 from pyrolite.distributions import biject_to, constraints
 from pyrolite.distributions.constraint_registry import is_identity
-from pyrolite.distributions.reductions import sum_rightmost
-from pyrolite.infer.autoguide.guide import AutoGuide
+from pyrolite.infer.autoguide.guide import AutoGuide, constrain_with_log_density
 from pyrolite.infer.autoguide.initialization import init_to_median
 from pyrolite.poutine.plate_messenger import PlateMessenger
 from pyrolite.primitives import param, sample
@@ -155,14 +154,7 @@ class AutoContinuous(AutoGuide):
         latent = self.sample_latent()
         result = {}
         for block, u in self._unpack_latent(latent):
-            if block.identity:
-                value, log_density = u, 0.0
-            else:
-                value = block.transform(u)
-                log_density = -block.transform.log_abs_det_jacobian(u, value)
-                log_density = sum_rightmost(
-                    log_density, log_density.dim() - value.dim() + block.event_dim
-                )
+            value, log_density = constrain_with_log_density(block, u)
             point = dist.Delta(value, log_density=log_density, event_dim=block.event_dim)
             with self._plates_of(plates, block.name):
                 result[block.name] = sample(block.name, point)

@@ -11,8 +11,11 @@ from torch.distributions.transforms import Transform
 import pyrolite.distributions as dist
 from pyrolite.distributions import biject_to, constraints
 from pyrolite.distributions.constraint_registry import is_identity
-from pyrolite.distributions.reductions import sum_rightmost
-from pyrolite.infer.autoguide.guide import AutoGuide, repeat_to_full_size
+from pyrolite.infer.autoguide.guide import (
+    AutoGuide,
+    constrain_with_log_density,
+    repeat_to_full_size,
+)
 from pyrolite.infer.autoguide.initialization import init_to_feasible
 from pyrolite.infer.autoguide.site_params import SiteParams
 from pyrolite.poutine.plate_messenger import PlateMessenger
@@ -119,14 +122,7 @@ class AutoNormal(AutoGuide):
                 loc, scale = self._loc_scale(name, site, _param)
                 q = dist.Normal(loc, scale).to_event(site.unconstrained_event_dim)
                 u = sample(site.aux_name, q, infer={"is_auxiliary": True})
-                if site.identity:
-                    value, log_density = u, 0.0
-                else:
-                    value = site.transform(u)
-                    log_density = -site.transform.log_abs_det_jacobian(u, value)
-                    log_density = sum_rightmost(
-                        log_density, log_density.dim() - value.dim() + site.event_dim
-                    )
+                value, log_density = constrain_with_log_density(site, u)
                 point = dist.Delta(value, log_density=log_density, event_dim=site.event_dim)
                 result[name] = sample(name, point)
         return result

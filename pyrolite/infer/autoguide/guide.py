@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from pyrolite.distributions.reductions import sum_rightmost
 from pyrolite.infer.autoguide.initialization import InitMessenger
 from pyrolite.params import get_param_store
 from pyrolite.poutine.handlers import block, trace
@@ -216,3 +217,14 @@ def repeat_to_full_size(
         index = torch.arange(frame.full_size, device=value.device) % value.shape[dim]
         value = value.index_select(dim, index)
     return value.contiguous()
+
+
+def constrain_with_log_density(part: Any, u: torch.Tensor) -> tuple[torch.Tensor, Any]:
+    """The constrained value of the unconstrained draw ``u`` of a site (or flattened block)
+    ``part`` (with ``identity``, ``transform``, ``event_dim``), and the log density its Delta
+    carries: minus the log-Jacobian summed over the site's event dims (0 for real support)."""
+    if part.identity:
+        return u, 0.0
+    value = part.transform(u)
+    log_density = -part.transform.log_abs_det_jacobian(u, value)
+    return value, sum_rightmost(log_density, log_density.dim() - value.dim() + part.event_dim)
