@@ -16,6 +16,23 @@ Writes are atomic: the record goes to a temporary file in the target's directory
 flushed, fsync'ed and then renamed onto the target with :func:`os.replace`. If anything fails
 the temporary file is removed and an existing target is left untouched.
 
+- Symlinks are followed: the target is ``os.path.realpath(path)``, so saving through a link
+  rewrites the file it points to (creating it if the link dangles) and the link stays a link.
+  An existing target keeps its permission bits; a new one gets ``0o644``.
+- Only regular files are read or replaced: :func:`load_tensors` refuses a directory, FIFO,
+  device or socket (checked with :func:`os.stat`, before anything is opened, so a FIFO cannot
+  block it) and :func:`save_tensors` refuses to replace one.
+- Temporary names are ``.<basename>.<name hash>.<host tag>.<pid>.<random>.tmp``: ``<basename>``
+  is the target's, cut so that the whole name fits the directory's ``NAME_MAX`` (255 bytes at
+  most); ``<name hash>`` (8 hex digits of SHA-256 of the full basename) keeps cut names of
+  different targets apart; ``<host tag>`` is the same hash of the host name and ``<pid>`` is the
+  writing process.
+- A save killed before its rename (SIGKILL, power loss) leaves its temporary file behind. Each
+  save first removes the leftovers *of its own target* written on this host by processes that
+  no longer exist (``os.kill(pid, 0)`` finds no such process). It never removes files of a
+  live process, of other targets or hosts, or names not of exactly this form. On non-POSIX
+  systems, where ``os.kill`` cannot probe a process, nothing is removed.
+
 Example::
 
     save_tensors({"w": torch.zeros(3)}, "ckpt.pt", kind="my.kind")
@@ -28,8 +45,11 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
+import secrets
+import socket
+import stat
 import struct
-import tempfile
 import warnings
 import zipfile
 from typing import Any
@@ -146,6 +166,12 @@ def _digest(kind: str, version: int, payload: Any) -> str:
 # save
 
 
+_TMP_SUFFIX = ".tmp"
+_NAME_MAX = 255  # bytes; also the fallback where os.pathconf cannot tell
+_PID_DIGITS = 10  # room kept for the pid in a temp name: pid_t is 32 bits
+_RANDOM_HEX = 8
+
+
 def _fsync_directory(directory: str) -> None:
     with contextlib.suppress(OSError, AttributeError):
         fd = os.open(directory, os.O_RDONLY)
@@ -155,12 +181,124 @@ def _fsync_directory(directory: str) -> None:
             os.close(fd)
 
 
+def _describe(mode: int) -> str:
+    for is_kind, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if is_kind(mode):
+            return what
+    return "a special file"
+
+
+def _via_link(path: str) -> str:
+    return f" (through the symlink to {os.path.realpath(path)!r})" if os.path.islink(path) else ""
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(os.fsencode(text)).hexdigest()[:8]
+
+
+def _name_max(directory: str) -> int:
+    try:
+        limit = os.pathconf(directory, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        return _NAME_MAX
+    return min(limit, _NAME_MAX) if limit > 0 else _NAME_MAX
+
+
+def _temp_prefix(directory: str, basename: str) -> str:
+    """``.<basename, cut to fit>.<name hash>.<host tag>.``, shared by this target's temp files.
+
+    The cut depends only on the directory's name limit, so every process computes the same
+    prefix for the same target; the hash of the full basename tells cut names apart.
+    """
+    tags = f".{_short_hash(basename)}.{_short_hash(socket.gethostname())}."
+    fixed = 1 + len(tags) + _PID_DIGITS + 1 + _RANDOM_HEX + len(_TMP_SUFFIX)
+    budget = max(_name_max(directory) - fixed, 0)
+    cut = basename
+    while len(os.fsencode(cut)) > budget:  # count bytes: a character may take several
+        cut = cut[:-1]
+    return f".{cut}{tags}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: alive, another user's; else unsure
+        return True
+    return True
+
+
+def _remove_stale_temps(directory: str, prefix: str) -> None:
+    """Remove temp files of this target left by writers on this host that no longer exist."""
+    if os.name != "posix":  # elsewhere os.kill(pid, 0) is no liveness probe
+        return
+    pattern = re.compile(
+        re.escape(prefix)
+        + rf"([1-9][0-9]{{0,{_PID_DIGITS - 1}}})\.[0-9a-f]{{{_RANDOM_HEX}}}"
+        + re.escape(_TMP_SUFFIX)
+    )
+    try:
+        with os.scandir(directory) as entries:
+            stale = [
+                entry.path
+                for entry in entries
+                if (match := pattern.fullmatch(entry.name))
+                and entry.is_file(follow_symlinks=False)
+                and int(match.group(1)) != os.getpid()
+                and not _pid_alive(int(match.group(1)))
+            ]
+    except OSError:
+        return
+    for name in stale:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _create_temp(directory: str, prefix: str) -> tuple[str, int]:
+    """Create ``<prefix><pid>.<random>.tmp`` exclusively (mode 0o600); return name and fd."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        token = secrets.token_hex(_RANDOM_HEX // 2)
+        name = os.path.join(directory, f"{prefix}{os.getpid()}.{token}{_TMP_SUFFIX}")
+        try:
+            return name, os.open(name, flags, 0o600)
+        except FileExistsError:
+            continue
+    raise FileExistsError(
+        f"no free temporary file name {prefix}{os.getpid()}.*.tmp in {directory!r}"
+    )
+
+
+def _existing_mode(real: str, path: str) -> int | None:
+    """Permission bits of the file at ``real``, None if there is none; refuse non-regular files."""
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(
+            f"cannot save a checkpoint to {path!r}: it is {_describe(st.st_mode)}"
+            f"{_via_link(path)}, not a regular file, and pyrolite replaces only regular files. "
+            "Pass the path of a file (for a directory, a file name inside it) or remove it first."
+        )
+    return st.st_mode & 0o777
+
+
 def save_tensors(payload: dict, path: PathLike, kind: str) -> None:
     """Write ``payload`` (nested dicts/lists/tuples of scalars and tensors) to ``path``.
 
     ``kind`` is a format tag such as ``"pyrolite.params"`` that :func:`load_tensors` checks.
     Tensors are saved detached, contiguous and on the CPU. The write is atomic: on any failure
-    the temporary file is removed and an existing file at ``path`` is left untouched.
+    the temporary file is removed and an existing file at ``path`` is left untouched. A symlink
+    at ``path`` is followed (the file it points to is replaced, the link kept); a directory,
+    FIFO, device or socket there raises :class:`CheckpointError` before anything is written.
     """
     if not isinstance(payload, dict):
         raise CheckpointError(f"a checkpoint payload must be a dict, got {type(payload).__name__}")
@@ -173,25 +311,23 @@ def save_tensors(payload: dict, path: PathLike, kind: str) -> None:
         "payload": prepared,
     }
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    real = os.path.realpath(path)
+    directory, basename = os.path.split(real)
+    mode = _existing_mode(real, path)
+    prefix = _temp_prefix(directory, basename)
+    _remove_stale_temps(directory, prefix)
+    tmp_name, fd = _create_temp(directory, prefix)
     try:
-        mode = os.stat(path).st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    tmp = tempfile.NamedTemporaryFile(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
-    )
-    try:
-        with tmp:
+        with open(fd, "wb") as tmp:
             torch.save(record, tmp)
             tmp.flush()
             os.fsync(tmp.fileno())
         with contextlib.suppress(OSError):
-            os.chmod(tmp.name, mode)
-        os.replace(tmp.name, path)
+            os.chmod(tmp_name, 0o644 if mode is None else mode)
+        os.replace(tmp_name, real)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp.name)
+            os.unlink(tmp_name)
         raise
     _fsync_directory(directory)
 
@@ -215,14 +351,28 @@ def load_tensors(path: PathLike, kind: str, map_location: Any = None) -> dict:
 
     Uses ``torch.load(weights_only=True)``, so no arbitrary object is ever unpickled.
     ``map_location`` is passed to :func:`torch.load`. Raises :class:`CheckpointError` for a
-    missing, truncated, corrupt or tampered file, a file holding objects that are not tensors,
-    a file of another ``kind`` and an unsupported format version.
+    missing, truncated, corrupt or tampered file, a path that is not a regular file (directory,
+    FIFO, device, socket; a symlink to a regular file is fine), a file holding objects that are
+    not tensors, a file of another ``kind`` and an unsupported format version.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
         raise CheckpointError(
-            f"checkpoint file {path!r} does not exist; check the path, or save a checkpoint "
-            "there first."
+            f"checkpoint file {path!r}{_via_link(path)} does not exist; check the path, or save "
+            "a checkpoint there first."
+        ) from None
+    except OSError as err:
+        raise CheckpointError(
+            f"checkpoint file {path!r} cannot be accessed ({err.strerror}); check the path and "
+            "its permissions."
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(
+            f"checkpoint path {path!r} is {_describe(st.st_mode)}{_via_link(path)}, not a regular "
+            "file; pyrolite reads checkpoints only from regular files and did not open it. Pass "
+            "the path of a checkpoint file written by pyrolite's save()."
         )
     try:
         with warnings.catch_warnings():

@@ -16,11 +16,27 @@ Example::
 
 Names of parameters that belong to an ``nn.Module`` registered with ``pyro.module`` have the
 form ``"module$$$param"`` (see :func:`param_with_module_name`).
+
+Loaded values and networks. A network trains only if the optimiser steps the very tensors it
+reads, so where loaded values go matters:
+
+- :meth:`ParamStoreDict.restore_state` (what ``pyrolite.infer.load_checkpoint`` uses) writes
+  a loaded value *into* the tensor already in the store when shape and constraint agree (a
+  registered network's own parameter is restored in place), and marks a module param that is
+  not registered yet, so that ``pyro.module`` copies the value into the network's parameter
+  when it registers and the store keeps that parameter: the network resumes, whatever
+  ``update_module_params`` says.
+- :meth:`ParamStoreDict.load` and :meth:`ParamStoreDict.set_state` keep Pyro's rule: they
+  put new tensors in the store; ``pyro.module(..., update_module_params=True)`` makes the
+  network read them, while with the default the network keeps its own tensors. A network
+  that so ignores loaded values gets a warning, once per module, when an optimiser first
+  steps the loaded copies it ignores (the copies train, the network does not).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,10 +126,22 @@ def _make_transform(constraint: Constraint) -> Transform | None:
     return None if is_identity(transform) else transform
 
 
+# where a stored leaf came from (see the module docstring, "Loaded values and networks")
+_CREATED, _LOADED, _RESTORED = 0, 1, 2
+
+
 class _Param:
     """One stored param: its leaf, constraint, cached transform and weakref to the leaf."""
 
-    __slots__ = ("unconstrained", "constraint", "transform", "identity", "event_dim", "ref")
+    __slots__ = (
+        "unconstrained",
+        "constraint",
+        "transform",
+        "identity",
+        "event_dim",
+        "ref",
+        "origin",
+    )
 
     def __init__(
         self,
@@ -121,8 +149,10 @@ class _Param:
         constraint: Constraint,
         transform: Transform | None,
         event_dim: int | None,
+        origin: int = 0,
     ) -> None:
         self.unconstrained = unconstrained
+        self.origin = origin  # _CREATED, _LOADED or _RESTORED: where the leaf came from
         self.constraint = constraint
         self.transform = transform
         self.identity = transform is None
@@ -143,6 +173,12 @@ class ParamStoreDict:
     def __init__(self) -> None:
         self._params: dict[str, _Param] = {}
         self._name_of: dict[int, str] = {}  # id(unconstrained leaf) -> name
+        # id(loaded leaf) -> (name, module) for loaded values a registered module ignores
+        self._ignored: dict[int, tuple[str, str]] = {}
+        self._warned_modules: set[str] = set()
+        # networks registered with pyro.module, and restored buffers awaiting their network
+        self._modules: dict[str, weakref.ref] = {}
+        self._pending_buffers: dict[str, dict[str, torch.Tensor]] = {}
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -251,6 +287,8 @@ class ParamStoreDict:
         key = id(entry.unconstrained)
         if self._name_of.get(key) == name:
             del self._name_of[key]
+        if self._ignored:
+            self._ignored.pop(key, None)
 
     # -- dict-like API ----------------------------------------------------------------------------
 
@@ -334,6 +372,9 @@ class ParamStoreDict:
         """Remove every param."""
         self._params.clear()
         self._name_of.clear()
+        self._ignored.clear()
+        self._modules.clear()
+        self._pending_buffers.clear()
 
     def param_name(self, unconstrained: torch.Tensor) -> str | None:
         """The name of the param whose unconstrained leaf is ``unconstrained``, or ``None``."""
@@ -359,6 +400,102 @@ class ParamStoreDict:
             leaf = torch.nn.Parameter(leaf.detach(), requires_grad=True)
             self._insert(name, _Param(leaf, entry.constraint, None, entry.event_dim))
         return leaf
+
+    # -- modules and loaded values (see the module docstring) ---------------------------------
+
+    def register_module_parameter(
+        self, name: str, module_name: str, parameter: torch.Tensor, update_module_params: bool
+    ) -> torch.Tensor:
+        """Reconcile store param ``name`` with a network's ``parameter`` before ``pyro.module``
+        sends its param statement; returns the tensor the network should read from now on.
+
+        A value restored by :meth:`restore_state` is copied into ``parameter``, which the
+        store then holds. Otherwise, with ``update_module_params`` the network reads the
+        store's tensor; without it, a loaded value the network ignores is noted for the
+        once-per-module warning of :meth:`warn_if_ignored`.
+        """
+        entry = self._params.get(name)
+        if entry is None or entry.unconstrained is parameter:
+            return parameter
+        if entry.origin == _RESTORED:
+            loaded = entry.unconstrained
+            if loaded.shape != parameter.shape:
+                raise ValueError(
+                    f"module {module_name!r}: parameter {user_param_name(name)!r} has shape "
+                    f"{tuple(parameter.shape)}, but the checkpoint restored it with shape "
+                    f"{tuple(loaded.shape)}; build the network as it was when the checkpoint "
+                    "was saved, or clear that param from the store first"
+                )
+            with torch.no_grad():
+                parameter.copy_(loaded)
+            self._insert(name, _Param(parameter, entry.constraint, None, entry.event_dim))
+            return parameter
+        if update_module_params:
+            return self.share_as_parameter(name)
+        if entry.origin == _LOADED:
+            self._ignored[id(entry.unconstrained)] = (name, module_name)
+        return parameter
+
+    def note_module(self, module_name: str, module: torch.nn.Module) -> None:
+        """Remember the network ``pyro.module`` registers under ``module_name`` (weakly), and
+        copy into it the buffers :meth:`restore_buffers` holds for that name."""
+        ref = self._modules.get(module_name)
+        if ref is not None and ref() is module:
+            return
+        pending = self._pending_buffers.pop(module_name, None)
+        if pending is not None:
+            _copy_buffers(module_name, module, pending)
+        self._modules[module_name] = weakref.ref(module)
+
+    def module_buffers(self) -> dict[str, dict[str, torch.Tensor]]:
+        """``{module name: {buffer name: tensor}}``: the persistent buffers (running
+        statistics, masks, variable orders) of the live networks registered with
+        ``pyro.module``, plus restored ones still waiting for their network."""
+        out = {name: dict(buffers) for name, buffers in self._pending_buffers.items()}
+        for name, ref in self._modules.items():
+            module = ref()
+            if module is not None:
+                out[name] = _persistent_buffers(module)
+        return {name: buffers for name, buffers in out.items() if buffers}
+
+    def restore_buffers(self, buffers: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Put saved :meth:`module_buffers` back: into a registered network in place (its
+        buffers must exist with the saved shapes: ``ValueError`` otherwise, before any
+        change), or into the network registered later under that name."""
+        live = {}
+        for name, saved in buffers.items():
+            ref = self._modules.get(name)
+            module = None if ref is None else ref()
+            if module is not None:
+                _check_buffers(name, module, saved)
+                live[name] = module
+        for name, saved in buffers.items():
+            if name in live:
+                _copy_buffers(name, live[name], saved)
+            else:
+                self._pending_buffers[name] = dict(saved)
+
+    def warn_if_ignored(self, leaves: list[torch.Tensor]) -> None:
+        """Warn, once per module, if any of ``leaves`` is a loaded value that its registered
+        network ignores (see the module docstring); optimisers call this on new params."""
+        if not self._ignored:
+            return
+        for leaf in leaves:
+            hit = self._ignored.get(id(leaf))
+            if hit is None or self._params.get(hit[0]) is None:
+                continue
+            name, module_name = hit
+            if self._params[name].unconstrained is not leaf or module_name in self._warned_modules:
+                continue
+            self._warned_modules.add(module_name)
+            warnings.warn(
+                f"module {module_name!r} was registered with update_module_params=False after "
+                f"its params (e.g. {name!r}) were loaded into the param store: the network "
+                "keeps its own weights and the optimiser steps the loaded copies, which the "
+                "network never reads. Pass update_module_params=True to pyro.module, or "
+                "resume with pyrolite.infer.load_checkpoint, which restores networks.",
+                stacklevel=3,
+            )
 
     def unconstrained(self, name: str) -> torch.Tensor:
         """The unconstrained leaf tensor of ``name`` (what optimisers update)."""
@@ -402,21 +539,92 @@ class ParamStoreDict:
         return {"params": params, "constraints": encoded, "event_dims": event_dims}
 
     def set_state(self, state: dict) -> None:
-        """Merge a state from :meth:`get_state` into the store (same names are replaced)."""
-        self._set_state(state, copy=True)
+        """Merge a state from :meth:`get_state` into the store (same names get new leaves)."""
+        self._set_state(state, copy=True, origin=_LOADED)
 
-    def _set_state(self, state: dict, copy: bool) -> None:
-        if not isinstance(state, dict) or "params" not in state or "constraints" not in state:
+    def restore_state(self, state: dict) -> None:
+        """Merge a state from :meth:`get_state` so that networks resume (the rule of the
+        module docstring): a same-named param of equal shape, dtype and constraint is
+        overwritten in place, so every holder of its tensor (a network, an optimiser) sees
+        the restored value; other params get new leaves, and a module's param not yet
+        registered is copied into the network when ``pyro.module`` registers it.
+
+        ``ValueError`` (before anything changes) if a registered network's parameter has
+        another shape than the restored one."""
+        decoded = self.decode_state(state)
+        for name, tensor, _, _ in decoded:
+            entry = self._params.get(name)
+            if (
+                entry is not None
+                and isinstance(entry.unconstrained, torch.nn.Parameter)
+                and entry.unconstrained.shape != tensor.shape
+            ):
+                raise ValueError(
+                    f"param {name!r}: the network's parameter has shape "
+                    f"{tuple(entry.unconstrained.shape)}, but the state holds shape "
+                    f"{tuple(tensor.shape)}; build the network as it was when the state was "
+                    "saved"
+                )
+        fresh = []
+        for name, tensor, constraint, event_dim in decoded:
+            entry = self._params.get(name)
+            leaf = None if entry is None else entry.unconstrained
+            if (
+                leaf is not None
+                and leaf.shape == tensor.shape
+                and leaf.dtype == tensor.dtype
+                and encode_constraint(entry.constraint) == encode_constraint(constraint)
+            ):
+                with torch.no_grad():
+                    leaf.copy_(tensor)
+                leaf.grad = None
+                entry.event_dim = event_dim
+            else:
+                fresh.append((name, tensor, constraint, event_dim))
+        for name, tensor, constraint, event_dim in fresh:
+            origin = _RESTORED if module_from_param_with_module_name(name) else _LOADED
+            self._insert(name, self._loaded_entry(tensor, constraint, event_dim, True, origin))
+
+    @staticmethod
+    def decode_state(state: dict) -> list[tuple[str, torch.Tensor, Constraint, int | None]]:
+        """``(name, unconstrained tensor, constraint, event_dim)`` of each param of a state
+        from :meth:`get_state`, changing nothing; ``ValueError`` naming the param for a
+        malformed state."""
+        if not isinstance(state, dict) or not isinstance(state.get("params"), dict):
             raise ValueError("a param store state is a dict with 'params' and 'constraints'")
+        encoded = state.get("constraints")
         event_dims = state.get("event_dims", {})
-        entries = []
+        if not isinstance(encoded, dict) or not isinstance(event_dims, dict):
+            raise ValueError(
+                "a param store state's 'constraints' and 'event_dims' must be dicts keyed by "
+                "param name"
+            )
+        out = []
         for name, tensor in state["params"].items():
-            constraint = decode_constraint(state["constraints"][name])
-            leaf = tensor.detach()
-            leaf = leaf.clone() if copy else leaf
-            leaf.requires_grad_(True)
-            transform = _make_transform(constraint)
-            entries.append((name, _Param(leaf, constraint, transform, event_dims.get(name))))
+            if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+                raise ValueError(f"param {name!r}: a param store state maps names to tensors")
+            if name not in encoded:
+                raise ValueError(f"param {name!r} has no constraint in the param store state")
+            event_dim = event_dims.get(name)
+            if event_dim is not None and type(event_dim) is not int:
+                raise ValueError(f"param {name!r}: event_dim must be an int or None")
+            out.append((name, tensor, decode_constraint(encoded[name]), event_dim))
+        return out
+
+    @staticmethod
+    def _loaded_entry(
+        tensor: torch.Tensor, constraint: Constraint, event_dim: int | None, copy: bool, origin: int
+    ) -> _Param:
+        leaf = tensor.detach()
+        leaf = leaf.clone() if copy else leaf
+        leaf.requires_grad_(True)
+        return _Param(leaf, constraint, _make_transform(constraint), event_dim, origin)
+
+    def _set_state(self, state: dict, copy: bool, origin: int = _CREATED) -> None:
+        entries = [
+            (name, self._loaded_entry(tensor, constraint, event_dim, copy, origin))
+            for name, tensor, constraint, event_dim in self.decode_state(state)
+        ]
         for name, entry in entries:
             self._insert(name, entry)
 
@@ -449,7 +657,36 @@ class ParamStoreDict:
 
         Same-named params are replaced by new leaves. ``map_location`` is as in ``torch.load``.
         """
-        self._set_state(load_tensors(path, PARAMS_KIND, map_location=map_location), copy=False)
+        state = load_tensors(path, PARAMS_KIND, map_location=map_location)
+        self._set_state(state, copy=False, origin=_LOADED)
+
+
+def _persistent_buffers(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    params = dict(module.named_parameters(remove_duplicate=False))
+    return {
+        key: value
+        for key, value in module.state_dict(keep_vars=True).items()
+        if key not in params and isinstance(value, torch.Tensor)
+    }
+
+
+def _check_buffers(name: str, module: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
+    own = _persistent_buffers(module)
+    for key, value in saved.items():
+        if key not in own or own[key].shape != value.shape:
+            have = "no such buffer" if key not in own else f"shape {tuple(own[key].shape)}"
+            raise ValueError(
+                f"module {name!r}: buffer {key!r} was saved with shape {tuple(value.shape)}, "
+                f"but the network has {have}; build the network as it was when it was saved"
+            )
+
+
+def _copy_buffers(name: str, module: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
+    _check_buffers(name, module, saved)
+    own = _persistent_buffers(module)
+    with torch.no_grad():
+        for key, value in saved.items():
+            own[key].copy_(value)
 
 
 def _project_or_raise(name: str, constraint: Constraint, value: torch.Tensor) -> torch.Tensor:

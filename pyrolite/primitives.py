@@ -145,10 +145,13 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
     """Register every parameter of ``nn_module`` as a param named ``name$$$<param name>``.
 
     The store shares the module's own ``nn.Parameter`` tensors, so optimising the params
-    trains the module. With ``update_module_params=True``, params already in the store
-    under those names (e.g. after ``load``) replace the module's parameters: the module then
-    holds the store's very tensors. Without it, such a module keeps its own tensors and the
-    store keeps the loaded ones (Pyro's rule). Returns the module.
+    trains the module. Values restored by ``pyrolite.infer.load_checkpoint`` are copied into
+    the module's parameters here, whatever ``update_module_params`` says. Other values already
+    in the store under those names (e.g. after ``get_param_store().load``): with
+    ``update_module_params=True`` they replace the module's parameters (the module then holds
+    the store's very tensors); without it the module keeps its own tensors and the store the
+    loaded ones (Pyro's rule; a warning says so when the optimiser first steps them). See
+    ``pyrolite.params`` for the rule. Returns the module.
     """
     if not hasattr(nn_module, "named_parameters"):
         raise TypeError(f"module {name!r}: expected a torch.nn.Module, got {type(nn_module)}")
@@ -156,8 +159,9 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
         raise TypeError(f"module {name!r}: pass a module instance, not the class {nn_module}")
     if _MODULE_DIVIDER in name:
         raise ValueError(f"module name {name!r} must not contain {_MODULE_DIVIDER!r}")
-    updates = {}
-    for param_name, value in nn_module.named_parameters():
+    store = get_param_store()
+    store.note_module(name, nn_module)
+    for param_name, value in list(nn_module.named_parameters()):
         if not value.requires_grad:
             if nn_module.training:
                 warnings.warn(
@@ -168,19 +172,15 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
                 )
             continue
         full_name = name + _MODULE_DIVIDER + param_name
-        returned = param(full_name, value)
-        if returned is not value:
-            updates[param_name] = returned
-    if updates and update_module_params:
-        store = get_param_store()
-        for param_name in updates:
-            owner_name, _, leaf_name = param_name.rpartition(".")
-            owner = nn_module.get_submodule(owner_name) if owner_name else nn_module
-            # the module reads the store's own tensor from now on (Pyro replaces the
-            # module's parameter objects): the optimiser steps what the network uses
-            owner._parameters[leaf_name] = store.share_as_parameter(
-                name + _MODULE_DIVIDER + param_name
-            )
+        if full_name in store:
+            # before the param statement, so that the trace records the tensor the network reads
+            read = store.register_module_parameter(full_name, name, value, update_module_params)
+            if read is not value:
+                owner_name, _, leaf_name = param_name.rpartition(".")
+                owner = nn_module.get_submodule(owner_name) if owner_name else nn_module
+                owner._parameters[leaf_name] = read
+                value = read
+        param(full_name, value)
     return nn_module
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -53,11 +56,47 @@ def get_rng_state_tensors() -> dict[str, Any]:
     }
 
 
-def set_rng_state_tensors(state: dict[str, Any]) -> None:
-    """Restore generator states saved by :func:`get_rng_state_tensors`."""
-    torch.set_rng_state(state["torch"])
+def rng_state_from_tensors(state: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`get_rng_state` form of a state from :func:`get_rng_state_tensors`
+    (``KeyError``/``TypeError``/``ValueError`` if it is malformed); changes no generator."""
     py = state["random"]
-    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss_next"]))
     npy = state["numpy"]
     keys = npy["keys"].numpy().astype(np.uint32)
-    np.random.set_state((npy["name"], keys, npy["pos"], npy["has_gauss"], npy["cached_gaussian"]))
+    return {
+        "torch": state["torch"],
+        "random": (py["version"], tuple(py["state"].tolist()), py["gauss_next"]),
+        "numpy": (npy["name"], keys, npy["pos"], npy["has_gauss"], npy["cached_gaussian"]),
+    }
+
+
+def set_rng_state_tensors(state: dict[str, Any]) -> None:
+    """Restore generator states saved by :func:`get_rng_state_tensors`."""
+    set_rng_state(rng_state_from_tensors(state))
+
+
+@contextmanager
+def isolated_rng() -> Iterator[None]:
+    """Run the block on generators of its own, leaving the global ones as they were.
+
+    Inside, torch's CPU generator (and the CUDA ones, when CUDA is initialised), ``random``
+    and NumPy are seeded from a digest of the current torch state, so the block's draws are
+    reproducible and unrelated to the draws that follow it; on exit every generator is back
+    where it stood, as though the block had drawn nothing. Lazy set-up (an autoguide's first
+    trace of the model) runs so, and a run resumed from a checkpoint draws what the
+    uninterrupted run drew, wherever the set-up happens.
+    """
+    saved = get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    digest = hashlib.sha256(saved["torch"].numpy().tobytes()).digest()
+    seed = int.from_bytes(digest[:8], "little") >> 1
+    torch.default_generator.manual_seed(seed)
+    if cuda is not None:
+        torch.cuda.manual_seed_all(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        yield
+    finally:
+        set_rng_state(saved)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)

@@ -402,3 +402,125 @@ def test_scope_sets_the_outer_params_aside_and_brings_them_back():
         assert store._constraints["y"] == constraints.positive
         assert torch.allclose(store["y"], torch.tensor([1.0, 2.0]))
     assert store["x"].item() == 1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# loaded values and networks registered with pyro.module
+
+
+def _trained_linear_saved(path):
+    import pyrolite as pyro
+
+    clear_param_store()
+    net = torch.nn.Linear(3, 2)
+    pyro.module("lin", net)
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    get_param_store().save(path)
+    clear_param_store()
+    return net.weight.detach().clone()
+
+
+def _step(store):
+    import pyrolite as pyro
+
+    optim = pyro.optim.SGD({"lr": 0.1})
+    leaves = [leaf for _, leaf in store.named_parameters()]
+    for leaf in leaves:
+        leaf.grad = torch.ones_like(leaf)
+    optim(leaves)
+
+
+def test_a_network_ignoring_loaded_values_warns_once_when_stepped(tmp_path):
+    import pyrolite as pyro
+
+    _trained_linear_saved(tmp_path / "p.pt")
+    store = get_param_store()
+    store.load(tmp_path / "p.pt")
+    fresh = torch.nn.Linear(3, 2)
+    pyro.module("lin", fresh)  # Pyro's rule: the network keeps its own weights
+    assert store.unconstrained("lin$$$weight") is not fresh.weight
+    with pytest.warns(UserWarning, match=r"module 'lin'.*update_module_params=False"):
+        _step(store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _step(store)  # once per module
+        other = pyro.optim.SGD({"lr": 0.1})
+        leaves = [leaf for _, leaf in store.named_parameters()]
+        for leaf in leaves:
+            leaf.grad = torch.ones_like(leaf)
+        other(leaves)
+
+
+def test_a_network_reading_loaded_values_does_not_warn(tmp_path):
+    import pyrolite as pyro
+
+    saved = _trained_linear_saved(tmp_path / "p.pt")
+    store = get_param_store()
+    store.load(tmp_path / "p.pt")
+    fresh = torch.nn.Linear(3, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pyro.module("lin", fresh, update_module_params=False)
+        pyro.module("lin", fresh, update_module_params=True)  # Pyro's save/load test does this
+        _step(store)
+    assert fresh.weight is store.unconstrained("lin$$$weight")
+    assert torch.allclose(fresh.weight, saved - 0.1)
+
+
+def test_restore_state_writes_into_a_registered_network(tmp_path):
+    import pyrolite as pyro
+
+    net = torch.nn.Linear(3, 2)
+    pyro.module("lin", net)
+    state = get_param_store().get_state()
+    state["params"]["lin$$$weight"] = torch.full((2, 3), 7.0)
+    weight = net.weight
+    get_param_store().restore_state(state)
+    assert net.weight is weight and torch.equal(weight, torch.full((2, 3), 7.0))
+
+
+def test_restore_state_fills_a_network_registered_later():
+    import pyrolite as pyro
+
+    net = torch.nn.Linear(3, 2)
+    pyro.module("lin", net)
+    state = get_param_store().get_state()
+    state["params"]["lin$$$weight"] = torch.full((2, 3), 7.0)
+    clear_param_store()
+    get_param_store().restore_state(state)
+    fresh = torch.nn.Linear(3, 2)
+    weight = fresh.weight
+    pyro.module("lin", fresh)  # the default update_module_params=False
+    assert fresh.weight is weight and torch.equal(weight, torch.full((2, 3), 7.0))
+    assert get_param_store().unconstrained("lin$$$weight") is weight
+
+
+def test_restore_state_into_a_network_of_another_shape_is_named():
+    import pyrolite as pyro
+
+    pyro.module("lin", torch.nn.Linear(3, 2))
+    state = get_param_store().get_state()
+    clear_param_store()
+    get_param_store().restore_state(state)
+    with pytest.raises(ValueError, match=r"module 'lin'.*'weight'.*\(4, 3\).*\(2, 3\)"):
+        pyro.module("lin", torch.nn.Linear(3, 4))
+
+
+def test_restored_buffers_go_into_the_network():
+    import pyrolite as pyro
+
+    net = torch.nn.BatchNorm1d(3)
+    pyro.module("bn", net)
+    with torch.no_grad():
+        net.running_mean.fill_(2.5)
+    buffers = get_param_store().module_buffers()
+    assert torch.equal(buffers["bn"]["running_mean"], torch.full((3,), 2.5))
+    clear_param_store()
+    get_param_store().restore_buffers(buffers)
+    fresh = torch.nn.BatchNorm1d(3)
+    pyro.module("bn", fresh)
+    assert torch.equal(fresh.running_mean, torch.full((3,), 2.5))
+    fresh.running_mean.zero_()
+    get_param_store().restore_buffers(buffers)  # registered: in place
+    assert torch.equal(fresh.running_mean, torch.full((3,), 2.5))

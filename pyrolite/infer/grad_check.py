@@ -9,6 +9,7 @@ bad gradient flows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -24,13 +25,15 @@ def check_finite_grads(
     guide: Callable,
     args: tuple,
     kwargs: dict,
+    loss: float | None = None,
 ) -> None:
     """Raise ``ValueError`` if the ``.grad`` of any leaf in ``params`` holds NaN or +-inf.
 
-    ``params`` maps param names to their unconstrained leaf tensors (any shapes). On failure
-    every gradient is cleared first, so the optimiser does not step and the caller may
-    continue; the message names the params and, where a fresh run of ``guide`` and ``model``
-    on ``args``/``kwargs`` reproduces the fault, the sample sites involved.
+    ``params`` maps param names to their unconstrained leaf tensors (any shapes); ``loss`` is
+    the step's loss value, which the message reports when given. On failure every gradient
+    is cleared first, so the optimiser does not step and the caller may continue; the
+    message names the params and, where a fresh run of ``guide`` and ``model`` on
+    ``args``/``kwargs`` reproduces the fault, the sample sites involved.
     """
     grads = [g for g in (p.grad for p in params.values()) if g is not None]
     if not grads or _all_finite(grads):
@@ -48,13 +51,28 @@ def check_finite_grads(
         "or arises where site terms are combined)"
     )
     raise ValueError(
-        f"the gradient of param(s) {bad} is NaN or infinite although the loss is finite; "
+        f"the gradient of param(s) {bad} is NaN or infinite{_loss_clause(loss)}; "
         f"the log densities of {where} give the non-finite gradient. The optimiser did not "
-        "step and the gradients were cleared. Look for an operation whose derivative is "
-        "infinite or undefined where it was evaluated (sqrt or log at 0, abs at 0 under "
-        "another singular op, an unselected torch.where branch that is NaN/inf) and make it "
-        "safe (clamp its input, or mask the input of the unselected branch)."
+        "step and the gradients were cleared. "
+        + (
+            "Look for a log density that is -inf or NaN (a value outside the support, a "
+            "scale that reached 0, a learning rate that is too high) or an overflow in the "
+            "loss, and keep the loss finite."
+            if loss is not None and not math.isfinite(loss)
+            else "Look for an operation whose derivative is infinite or undefined where it "
+            "was evaluated (sqrt or log at 0, abs at 0 under another singular op, an "
+            "unselected torch.where branch that is NaN/inf) and make it safe (clamp its "
+            "input, or mask the input of the unselected branch)."
+        )
     )
+
+
+def _loss_clause(loss: float | None) -> str:
+    if loss is None:
+        return ""
+    if math.isfinite(loss):
+        return " although the loss is finite"
+    return f" and so is the loss ({loss})"
 
 
 def _all_finite(grads: list[torch.Tensor]) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -100,20 +100,29 @@ class SVI:
 
         With validation enabled (the default), a NaN or infinite gradient raises a
         ``ValueError`` naming the params and sites involved, before the optimiser steps.
+        Whatever ends the step (an error, a ``KeyboardInterrupt``), the gradients it set are
+        cleared, so none of them leaks into the next step.
         """
         loss, params = self._loss_and_grads(args, kwargs)
-        if is_validation_enabled():
-            check_finite_grads(params, self.model, self.guide, args, kwargs)
         values = params.values()
-        self.optim(values)
-        for p in values:
-            p.grad = None
-        return float(loss)
+        try:
+            loss = float(loss)
+            if is_validation_enabled():
+                check_finite_grads(params, self.model, self.guide, args, kwargs, loss=loss)
+            self.optim(values)
+        finally:
+            _clear_grads(values)
+        return loss
 
     def _loss_and_grads(self, args: tuple, kwargs: dict) -> tuple[Any, dict[str, torch.Tensor]]:
-        """The loss, with gradients set on the leaves of the params the step used."""
+        """The loss, with gradients set on the leaves of the params the step used; if the
+        loss or its backward pass raises, the gradients set so far are cleared first."""
         with _ParamCollector() as collector:
-            loss = self.loss_and_grads(self.model, self.guide, *args, **kwargs)
+            try:
+                loss = self.loss_and_grads(self.model, self.guide, *args, **kwargs)
+            except BaseException:
+                _clear_grads(collector.params.values())
+                raise
         return loss, collector.params
 
     def save_checkpoint(self, path: str, extra: dict | None = None) -> None:
@@ -129,6 +138,11 @@ class SVI:
         """The loss on the arguments, with no gradient and no parameter change."""
         with torch.no_grad():
             return float(self.loss(self.model, self.guide, *args, **kwargs))
+
+
+def _clear_grads(leaves: Iterable[torch.Tensor]) -> None:
+    for p in leaves:
+        p.grad = None
 
 
 def _as_float_loss(loss_fn: Callable) -> Callable:

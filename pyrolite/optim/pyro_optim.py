@@ -42,7 +42,7 @@ from pyrolite.params import (
     user_param_name,
 )
 
-__all__ = ["OPTIM_KIND", "PyroOptim"]
+__all__ = ["OPTIM_KIND", "PyroOptim", "check_optimizer_entry"]
 
 OPTIM_KIND = "pyrolite.optim"
 
@@ -188,12 +188,13 @@ class _Slot:
     def entry_for(self, param: torch.Tensor, index: int, group: dict, scheduler: Any) -> dict:
         """``param``'s saved state laid out as Pyro saves it: the state dict of a torch
         optimiser over this one param (under ``"optimizer"``, next to ``"scheduler"``, when
-        a scheduler drives it), plus pyrolite's ``slot`` and ``accepting``."""
+        a scheduler drives it), plus pyrolite's ``slot``, ``accepting`` and the param's
+        ``shape``."""
         optimizer_state = {
             "state": {0: _snapshot(dict(self.optimizer.state.get(param, {})))},
             "param_groups": [{**group, "params": [0]}],
         }
-        entry: dict = {"slot": index, "accepting": self.accepting}
+        entry: dict = {"slot": index, "accepting": self.accepting, "shape": list(param.shape)}
         if scheduler is None:
             entry.update(optimizer_state)
         else:
@@ -326,6 +327,7 @@ class PyroOptim:
                     "value.unconstrained() (or the param store's named_parameters())."
                 )
             named.append((p, store.param_name(p) if need_names else None))
+        store.warn_if_ignored(params)
         # params with saved state first, so they rebuild their saved optimisers before new
         # params are placed
         named.sort(key=lambda pn: pn[1] not in self._pending)
@@ -336,6 +338,7 @@ class PyroOptim:
         key = _freeze(args)
         entry = self._pending.pop(name, None) if name is not None else None
         if entry is not None:
+            _check_entry_shape(name, param, entry)
             restored_key = (key, entry.get("slot"))
             slot = self._restored.get(restored_key)
             if slot is None:
@@ -448,31 +451,37 @@ class PyroOptim:
         return out
 
     def set_state(self, state: dict[str, dict]) -> None:
-        """Restore a state from :meth:`get_state`.
+        """Restore a state from :meth:`get_state`; each param gets its state when it next
+        appears in a step.
 
-        Params already registered get their state now; others get it when they first appear.
+        The state replaces, not adds: every torch optimiser built so far is released (with
+        the tensors and state it holds), and params the state does not name keep their
+        current state. ``ValueError`` naming the param, before anything changes, if a saved
+        state was made for another shape than a live param's.
         """
         self._set_state(_snapshot(state))
 
     def _set_state(self, state: dict[str, dict]) -> None:
-        if not isinstance(state, dict):
-            raise TypeError(f"optimiser state must be a dict, got {type(state).__name__}")
-        self._pending = dict(state)
-        self._restored = {}
-        if not self._slots:
-            return
+        if not isinstance(state, dict) or not all(isinstance(e, dict) for e in state.values()):
+            raise TypeError(
+                "optimiser state must be a dict of per-param dicts (from get_state()), got "
+                f"{type(state).__name__}"
+            )
         store = get_param_store()
-        for slot in self._slots:
-            restored_group = False
-            for p in slot.params:
-                name = store.param_name(p)
-                entry = self._pending.pop(name, None) if name is not None else None
-                if entry is None:
-                    continue
-                if not restored_group:
-                    slot.restore_group(entry)
-                    restored_group = True
-                slot.restore_param(p, entry)
+        for name, entry in state.items():
+            if name in store:
+                _check_entry_shape(name, store.unconstrained(name), entry)
+        kept = self.get_state()
+        offset = 1 + max((e["slot"] for e in state.values() if _is_int(e.get("slot"))), default=0)
+        for entry in kept.values():
+            if _is_int(entry.get("slot")):
+                entry["slot"] += offset
+        self._slots = []
+        self._slot_of = {}
+        self._open_slot = {}
+        self._clip_of = {}
+        self._restored = {}
+        self._pending = {**{k: v for k, v in kept.items() if k not in state}, **state}
 
     def save(self, path: str) -> None:
         """Save the optimiser state atomically (a pyrolite checkpoint, kind "pyrolite.optim")."""
@@ -481,6 +490,68 @@ class PyroOptim:
     def load(self, path: str, map_location: Any = None) -> None:
         """Load a state saved by :meth:`save` (applied to params as they appear)."""
         self._set_state(load_tensors(path, OPTIM_KIND, map_location=map_location))
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+_PER_ELEMENT_STATE = frozenset(
+    {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "square_avg", "sum"}
+)
+
+
+def check_optimizer_entry(name: str, entry: Any, param_shape: torch.Size | None) -> None:
+    """Check one param's saved state from :meth:`PyroOptim.get_state` without using it:
+    ``TypeError``/``ValueError`` naming ``name`` if it is malformed or, when
+    ``param_shape`` is given, was saved for a param of another shape."""
+    if not isinstance(entry, dict):
+        raise TypeError(f"the optimiser state of param {name!r} is a {type(entry).__name__}")
+    optimizer_state = _entry_optimizer_state(entry)
+    if not isinstance(optimizer_state, dict):
+        raise TypeError(f"the optimiser state of param {name!r} has no optimiser state dict")
+    states = optimizer_state.get("state", {})
+    groups = optimizer_state.get("param_groups", [{}])
+    if not (
+        isinstance(states, dict)
+        and all(isinstance(v, dict) for v in states.values())
+        and isinstance(groups, list)
+        and all(isinstance(g, dict) for g in groups)
+    ):
+        raise TypeError(
+            f"the optimiser state of param {name!r} is not laid out as a torch optimiser's "
+            "state_dict ('state' a dict of dicts, 'param_groups' a list of dicts)"
+        )
+    if entry.get("shape") is not None and not (
+        isinstance(entry["shape"], list) and all(type(n) is int for n in entry["shape"])
+    ):
+        raise TypeError(f"the optimiser state of param {name!r} has a malformed 'shape'")
+    if param_shape is not None:
+        _check_entry_shape(name, torch.empty(param_shape, device="meta"), entry)
+
+
+def _check_entry_shape(name: str, param: torch.Tensor, entry: dict) -> None:
+    """``ValueError`` naming ``name`` if the saved optimiser ``entry`` was made for a param
+    of another shape (its recorded ``shape``, else the shapes of per-element state tensors)."""
+    shape = entry.get("shape")
+    if shape is not None:
+        saved = tuple(shape)
+    else:
+        state = _entry_param_state(entry) if isinstance(entry, dict) else {}
+        saved = next(
+            (
+                tuple(v.shape)
+                for k, v in state.items()
+                if k in _PER_ELEMENT_STATE and isinstance(v, torch.Tensor)
+            ),
+            tuple(param.shape),
+        )
+    if saved != tuple(param.shape):
+        raise ValueError(
+            f"optimiser state for param {name!r} was saved for shape {saved}, but the param "
+            f"has shape {tuple(param.shape)}; load the optimiser state saved with this model, "
+            "or start the optimiser afresh"
+        )
 
 
 def _arity(fn: Callable) -> int:

@@ -3,12 +3,26 @@
 Every process (rank) builds the same model, guide and optimiser and calls ``step`` with its
 own shard of the data. A step:
 
-1. computes the loss and its gradients on the shard, as :class:`pyrolite.infer.SVI` does;
-2. the first time a param is read, sets every rank's copy to rank 0's value (one broadcast)
-   and computes the step's gradients again from those values, so that ranks never start
-   from different initial values (a param initialised at random, a network's weights);
-3. all-reduces the gradients of the params read in the step (one flat buffer per step) and
-   the loss, then each rank takes the same optimiser step, so params stay identical.
+1. computes the loss and its gradients on the shard, with the checks :class:`pyrolite.infer.SVI`
+   makes (a non-finite loss; with validation on, a non-finite gradient), catching any error;
+2. all-reduces ``[failed, loss]`` (two float64 numbers, one collective): the flag that says
+   whether any rank failed rides with the loss, so a healthy step costs one tiny extra
+   collective;
+3. the first time a param is read, sets every rank's copy to rank 0's value (one broadcast)
+   and repeats 1-2 from those values, so that ranks never start from different initial
+   values (a param initialised at random, a network's weights);
+4. all-reduces the gradients of the params read in the step (one flat buffer per step), then
+   each rank takes the same optimiser step, so params stay identical.
+
+Failures: all ranks raise together, or none. If step 2 finds that any rank failed (in either
+pass of a first step), the ranks exchange the failed ranks' error messages
+(``all_gather_object``), no rank broadcasts, reduces or steps the optimiser, every rank clears
+its gradients, and every rank raises: a failed rank its own error (the one ``SVI`` would raise,
+naming the site or param), the others an error naming the failed ranks and quoting their
+messages (a ``ValueError`` if every failed rank raised one, else a ``RuntimeError``). Params read
+before the step are left unchanged and equal on all ranks; params created in a failed first
+pass take rank 0's values at the next step that reads them. ``evaluate_loss`` follows the same
+protocol (its one collective is the flag-and-loss all-reduce).
 
 Reduction. ``grad_reduction="mean"`` (the default, like ``DistributedDataParallel``) averages
 the gradients over ranks: right when each rank's loss already estimates the loss of the whole
@@ -32,14 +46,17 @@ params in the same order in each step (true when all ranks run the same program)
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.distributed as tdist
 
+from pyrolite.distributions.validation import is_validation_enabled
 from pyrolite.infer.elbo import ELBO
-from pyrolite.infer.svi import SVI
+from pyrolite.infer.grad_check import check_finite_grads
+from pyrolite.infer.svi import SVI, _ParamCollector
 
 __all__ = ["DistributedSVI"]
 
@@ -94,25 +111,112 @@ class DistributedSVI(SVI):
         )
         self._synced: set[str] = set()
 
+    def step(self, *args: Any, **kwargs: Any) -> float:
+        """One optimiser step on every rank; returns the loss over all ranks before the step.
+
+        Raises on every rank or on none (see the module docstring): a rank whose loss, model,
+        guide or (with validation on) gradient check fails raises its own error, and the
+        others raise one naming that rank and quoting its message; no rank steps then.
+        """
+        _require_process_group()
+        loss, params = self._loss_and_grads(args, kwargs)
+        try:
+            self.optim(params.values())
+        finally:
+            _clear_grads(params)
+        return loss
+
     def _loss_and_grads(self, args: tuple, kwargs: dict) -> tuple[float, dict[str, torch.Tensor]]:
         """The loss over all ranks, with every rank's grads reduced onto the params the step
-        read. ``SVI.step`` then checks them (every rank holds the same reduced grads, so all
-        ranks raise together or none) and takes the same optimiser step on each rank."""
-        _require_process_group()
-        loss, params = super()._loss_and_grads(args, kwargs)
+        read, after every rank has reported that its own pass succeeded."""
+        loss, params, error = self._local_loss_and_grads(args, kwargs)
+        total = self._agree(loss, params, error, "step")
         new = [name for name in params if name not in self._synced]
-        if new:
+        if new:  # the same on every rank: all ranks read the same params
             self._broadcast_from_rank_0([params[name] for name in new])
             self._synced.update(new)
-            for p in params.values():
-                p.grad = None
-            loss, params = super()._loss_and_grads(args, kwargs)
-        return self._all_reduce(list(params.values()), float(loss)), params
+            _clear_grads(params)
+            loss, params, error = self._local_loss_and_grads(args, kwargs)
+            total = self._agree(loss, params, error, "step")
+        self._all_reduce_grads(list(params.values()))
+        return total, params
+
+    def _local_loss_and_grads(
+        self, args: tuple, kwargs: dict
+    ) -> tuple[float, dict[str, torch.Tensor], Exception | None]:
+        """This rank's loss and grads, with the checks ``SVI.step`` makes, and the error they
+        raised (caught, so that every rank can learn of it before raising)."""
+        collector = _ParamCollector()
+        try:
+            with collector:
+                loss = float(self.loss_and_grads(self.model, self.guide, *args, **kwargs))
+            # grads from values about to be replaced by rank 0's are dropped: check them then
+            synced = all(name in self._synced for name in collector.params)
+            if synced and is_validation_enabled():
+                check_finite_grads(
+                    collector.params, self.model, self.guide, args, kwargs, loss=loss
+                )
+        except Exception as error:  # noqa: BLE001 - re-raised by _agree, on every rank
+            return math.nan, collector.params, error
+        except BaseException:
+            # an interrupt is not reported to the other ranks (their next collective times
+            # out), but as in SVI it leaves no gradient behind
+            _clear_grads(collector.params)
+            raise
+        return loss, collector.params, None
 
     def evaluate_loss(self, *args: Any, **kwargs: Any) -> float:
-        """The loss over all ranks (reduced like the gradients), with no parameter change."""
+        """The loss over all ranks (reduced like the gradients), with no parameter change.
+        Raises on every rank or on none, like ``step``."""
         _require_process_group()
-        return self._all_reduce([], super().evaluate_loss(*args, **kwargs))
+        try:
+            loss, error = super().evaluate_loss(*args, **kwargs), None
+        except Exception as caught:  # noqa: BLE001 - re-raised by _agree, on every rank
+            loss, error = math.nan, caught
+        return self._agree(loss, {}, error, "evaluate_loss")
+
+    def _agree(
+        self,
+        loss: float,
+        params: dict[str, torch.Tensor],
+        error: Exception | None,
+        method: str,
+    ) -> float:
+        """All-reduce ``[failed, loss]`` (one collective, two float64 numbers) and return the
+        loss over ranks; if any rank failed, clear the grads of ``params`` and raise on every
+        rank: ``error`` itself where it is set, else an error quoting the failed ranks'."""
+        flags = torch.tensor(
+            [float(error is not None), 0.0 if error is not None else loss],
+            dtype=torch.float64,
+            device=self._comm_device,
+        )
+        tdist.all_reduce(flags, group=self.process_group)
+        failed, total = flags.tolist()
+        if failed:
+            _clear_grads(params)
+            self._raise_on_every_rank(error, method)
+        return total / self.world_size if self.grad_reduction == "mean" else total
+
+    def _raise_on_every_rank(self, error: Exception | None, method: str) -> None:
+        """Gather each failed rank's error (type name, message) and raise on this rank."""
+        report = None if error is None else _report(error)
+        reports: list[Any] = [None] * self.world_size
+        tdist.all_gather_object(reports, report, group=self.process_group)
+        if error is not None:
+            raise error
+        failed = [(self._global_rank(i), r) for i, r in enumerate(reports) if r is not None]
+        kind = ValueError if all(report[2] for _, report in failed) else RuntimeError
+        ranks = ", ".join(str(rank) for rank, _ in failed)
+        messages = "\n".join(f"rank {rank}: {name}: {text}" for rank, (name, text, _) in failed)
+        raise kind(
+            f"DistributedSVI.{method} failed on rank(s) {ranks} of {self.world_size} (this is "
+            f"rank {tdist.get_rank()}): every rank raises and none stepped the optimiser (the "
+            f"gradients were cleared). Fix the failing rank's error:\n{messages}"
+        )
+
+    def _global_rank(self, group_rank: int) -> int:
+        group = self.process_group
+        return group_rank if group is None else tdist.get_global_rank(group, group_rank)
 
     def _broadcast_from_rank_0(self, params: list[torch.Tensor]) -> None:
         group = self.process_group
@@ -123,12 +227,14 @@ class DistributedSVI(SVI):
             for p, chunk in zip(params, flat.split([p.numel() for p in params]), strict=True):
                 p.copy_(chunk.view_as(p))
 
-    def _all_reduce(self, params: list[torch.Tensor], loss: float) -> float:
-        """Reduce the grads of ``params`` and the loss, in one collective on one flat buffer.
+    def _all_reduce_grads(self, params: list[torch.Tensor]) -> None:
+        """Reduce the grads of ``params`` in one collective on one flat buffer.
 
         A rank where a param has no grad contributes zeros; a param with no grad on any rank
         keeps ``grad = None`` (so the optimiser skips it, as in one process).
         """
+        if not params:
+            return
         device = self._comm_device
         grad_dtypes = [p.grad.dtype for p in params if p.grad is not None]
         dtype = functools.reduce(torch.promote_types, grad_dtypes) if grad_dtypes else torch.float32
@@ -140,14 +246,13 @@ class DistributedSVI(SVI):
                 .to(device, dtype)
                 for p in params
             ]
-            + [torch.tensor(has_grad + [loss], dtype=dtype, device=device)]
+            + [torch.tensor(has_grad, dtype=dtype, device=device)]
         )
         tdist.all_reduce(flat, group=self.process_group)
         if self.grad_reduction == "mean":
             flat.mul_(1.0 / self.world_size)
-        sizes = [p.numel() for p in params]
-        *grads, flags = flat.split(sizes + [len(params) + 1])
-        for p, grad, flag in zip(params, grads, flags[:-1].tolist(), strict=True):
+        *grads, flags = flat.split([p.numel() for p in params] + [len(params)])
+        for p, grad, flag in zip(params, grads, flags.tolist(), strict=True):
             if flag == 0:
                 continue
             grad = grad.view_as(p).to(p.device, p.dtype)
@@ -155,4 +260,17 @@ class DistributedSVI(SVI):
                 p.grad = grad.clone()
             else:
                 p.grad.copy_(grad)
-        return float(flags[-1])
+
+
+def _clear_grads(params: dict[str, torch.Tensor]) -> None:
+    for p in params.values():
+        p.grad = None
+
+
+def _report(error: Exception) -> tuple[str, str, bool]:
+    """What the other ranks learn of ``error``: plain strings, which always pickle."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not leave other ranks waiting
+        text = repr(type(error))
+    return type(error).__name__, text, isinstance(error, ValueError)

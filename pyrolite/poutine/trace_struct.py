@@ -13,7 +13,7 @@ adds ``score_parts``. Whichever of ``log_prob_sum``, ``compute_log_prob`` and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -30,6 +30,10 @@ SiteFilter = Callable[[str, Message], bool]
 # A distribution whose ``score_parts`` is this one only repackages ``log_prob``: the trace
 # builds the parts from its cached ``log_prob`` instead of calling it.
 _DEFAULT_SCORE_PARTS = TorchDistributionMixin.score_parts
+
+# The errors a density raises on a bad value (support, shape, dtype): rewritten to name the
+# site. Other exceptions (KeyboardInterrupt, bugs in the handler stack) pass through as is.
+_DENSITY_ERRORS = (ValueError, TypeError, RuntimeError)
 
 
 def _all_sites(name: str, site: Message) -> bool:
@@ -262,8 +266,8 @@ def _unscaled_log_prob(trace: Trace, site: Message, what: str) -> torch.Tensor:
     the quantity being computed (``log_prob``, ``log_prob_sum``, ``score_parts``)."""
     try:
         return site.fn.log_prob(site.value, *site.args, **site.kwargs)
-    except ValueError as err:
-        raise _site_error(trace, site, what, err) from err
+    except _DENSITY_ERRORS as err:
+        _raise_site_error(trace, site, what, err)
 
 
 def _cache_log_prob(trace: Trace, site: Message, what: str) -> Message:
@@ -304,8 +308,8 @@ def _site_score_parts(trace: Trace, site: Message) -> ScoreParts:
         return ScoreParts(log_p, getattr(site, "unscaled_log_prob", log_p), 0)
     try:
         parts = fn.score_parts(site.value, *site.args, **site.kwargs)
-    except ValueError as err:
-        raise _site_error(trace, site, "score_parts", err) from err
+    except _DENSITY_ERRORS as err:
+        _raise_site_error(trace, site, "score_parts", err)
     log_p = getattr(site, "log_prob", None)
     if log_p is None:
         _store_log_prob(site, parts.log_prob)
@@ -314,15 +318,49 @@ def _site_score_parts(trace: Trace, site: Message) -> ScoreParts:
     return ScoreParts(log_p, parts.score_function, entropy)
 
 
-def _site_error(trace: Trace, site: Message, what: str, err: Exception) -> ValueError:
-    """The ValueError to raise when a site's density fails: it starts with Pyro's
-    ``Error while computing <what> at site '<name>':`` and adds the fix and the shapes."""
+def _raise_site_error(trace: Trace, site: Message, what: str, err: Exception) -> NoReturn:
+    """Re-raise ``err``, a site's density failing, as the same kind of error (ValueError,
+    TypeError or RuntimeError, so ``except`` clauses still match) chained from it, with a
+    message that starts with Pyro's ``Error while computing <what> at site '<name>':`` and
+    adds the value's shape and dtype, the distribution's shapes, the fix and the trace's
+    shape table."""
+    if isinstance(err, torch.OutOfMemoryError):
+        raise err  # not the site's fault: keep torch's own error type and advice
+    fn, value = site.fn, site.value
     shapes = trace.format_shapes(last_site=site.name)
     kind = "observed" if site.is_observed else "latent"
-    return ValueError(
+    message = (
         f"Error while computing {what} at site {site.name!r}: {err}\n"
-        f"({kind} {type(site.fn).__name__}, value shape "
-        f"{_fmt(getattr(site.value, 'shape', ()))}). Fix: give {site.name!r} a value in the "
-        f"distribution's support ({getattr(site.fn, 'support', '?')}) with a shape that "
-        f"broadcasts to its batch_shape + event_shape.\n{shapes}"
+        f"({kind} {type(fn).__name__} with batch_shape {_fmt(getattr(fn, 'batch_shape', None))}"
+        f" and event_shape {_fmt(getattr(fn, 'event_shape', None))}; value shape "
+        f"{_fmt(getattr(value, 'shape', ()))}, dtype {getattr(value, 'dtype', type(value))}). "
+        f"Fix: {_dtype_fix(site) or _support_and_shape_fix(site)}.\n{shapes}"
+    )
+    kind_of_error = next(c for c in _DENSITY_ERRORS if isinstance(err, c))
+    raise kind_of_error(message) from err
+
+
+def _support_and_shape_fix(site: Message) -> str:
+    return (
+        f"give {site.name!r} a value in the distribution's support "
+        f"({getattr(site.fn, 'support', '?')}) with a shape that broadcasts to its "
+        "batch_shape + event_shape"
+    )
+
+
+def _dtype_fix(site: Message) -> str:
+    """Advice to pass a floating value, when an integer or bool value is why the density
+    fails ('' otherwise): the density is tried once more on the value cast to the default
+    dtype."""
+    value = site.value
+    if not isinstance(value, torch.Tensor) or value.is_floating_point() or value.is_complex():
+        return ""
+    floating = value.to(torch.get_default_dtype())
+    try:
+        site.fn.log_prob(floating, *site.args, **site.kwargs)
+    except Exception:  # noqa: BLE001 - the dtype is not (only) the cause: no dtype advice
+        return ""
+    return (
+        f"give {site.name!r} a floating tensor such as obs.float(), not {value.dtype} "
+        f"(the density works on the same values as {floating.dtype})"
     )

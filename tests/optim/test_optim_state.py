@@ -100,7 +100,7 @@ def test_get_state_keyed_by_name():
     assert list(state) == ["loc"]
     entry = state["loc"]
     # Pyro's layout for a scheduler: {"scheduler": ..., "optimizer": <torch state dict>}
-    assert set(entry) == {"scheduler", "optimizer", "slot", "accepting"}
+    assert set(entry) == {"scheduler", "optimizer", "slot", "accepting", "shape"}
     param_state = entry["optimizer"]["state"][0]
     assert set(param_state) == {"step", "exp_avg", "exp_avg_sq"}
     assert torch.allclose(param_state["exp_avg"], torch.full((2,), 0.1))

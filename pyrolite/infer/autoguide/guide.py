@@ -35,6 +35,7 @@ from pyrolite.poutine.plate_messenger import CondIndepStackFrame, PlateMessenger
 from pyrolite.poutine.runtime import Message
 from pyrolite.poutine.trace_struct import Trace, is_latent
 from pyrolite.primitives import plate
+from pyrolite.rng import isolated_rng
 
 __all__ = ["AutoGuide"]
 
@@ -124,7 +125,10 @@ class AutoGuide:
     # -- set-up ------------------------------------------------------------------------------
     def _ensure_setup(self, args: tuple, kwargs: dict) -> None:
         if self.prototype_trace is None:
-            self._setup_prototype(*args, **kwargs)
+            # the set-up draws on generators of its own, so that the stream the run draws
+            # from does not depend on when the set-up happens (a resumed run sets up later)
+            with isolated_rng():
+                self._setup_prototype(*args, **kwargs)
 
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
         """Trace the model once (hidden from outer handlers) and build the guide's params."""

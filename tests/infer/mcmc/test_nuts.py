@@ -225,3 +225,25 @@ def test_float32_state_keeps_its_dtype(full_mass):
         assert value.dtype == torch.float32 and torch.isfinite(value).all(), name
     assert state.num_steps.dtype == torch.long and state.diverging.dtype == torch.bool
     assert state.inverse_mass_matrix.shape == ((3, 4, 4) if full_mass else (3, 4))
+
+
+def test_trajectories_into_a_nan_region_are_divergences_not_errors():
+    def potential(z):
+        # a standard normal whose density is NaN beyond z_0 = 1 (a model that breaks there)
+        value = 0.5 * (z**2).sum(-1)
+        return torch.where(z[:, 0] > 1.0, torch.full_like(value, float("nan")), value)
+
+    kernel = NUTS(potential_fn=potential, step_size=0.5, adapt_step_size=False, max_tree_depth=5)
+    z0 = torch.zeros(4, 2, dtype=torch.float64)
+    z0[0, 0] = 0.95  # chain 0 starts at the edge of the NaN region
+    state = kernel.init(z0, None, 0, seed=0)
+    draws, diverging = [], []
+    for _ in range(200):
+        state = kernel.sample(state)
+        draws.append(state.z)
+        diverging.append(state.diverging)
+    draws, diverging = torch.stack(draws, 1), torch.stack(diverging, 1)
+    assert torch.isfinite(draws).all()
+    assert (draws[..., 0] <= 1.0).all()  # never accepted inside the region
+    assert diverging.any(1).all()  # every chain ran into it and went on
+    assert (draws.std(1) > 0.3).all()  # and every chain kept moving
