@@ -323,3 +323,19 @@ def test_load_checkpoint_function_equals_the_method(tmp_path):
     tail = run(svi, 2)
     assert load_checkpoint(tmp_path / "a.pt", svi.optim) == {"n": 2}
     assert run(svi, 2) == tail
+
+
+def test_optimiser_state_for_a_param_not_seen_yet_is_checked_when_it_appears():
+    pyro.clear_param_store()
+    pyro.set_rng_seed(0)
+    svi = make_svi()
+    run(svi, 1)
+    state = svi.optim.get_state()
+    state["loc"]["shape"] = [3]
+    pyro.clear_param_store()
+    fresh = make_svi()
+    fresh.optim.set_state(state)  # no param yet: checked when "loc" first appears
+    with pytest.raises(ValueError, match=r"optimiser state for param 'loc'.*\(3,\)"):
+        fresh.step(X)
+    assert all(p.grad is None for _, p in pyro.get_param_store().named_parameters())
+    run(fresh, 2)  # the run is not wedged
