@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -66,6 +68,22 @@ def single_process(reduction: str) -> dict:
     return train(SVI, x, y, torch.arange(N), reduction)
 
 
+@contextlib.contextmanager
+def _process_group(rank: int, world: int, out_dir: str) -> Iterator[None]:
+    """A gloo group of ``world`` ranks that meet through a file in ``out_dir`` (no port to
+    pick, so no port to race for); the block's rank waits for the others before leaving."""
+    init = "file://" + os.path.join(out_dir, "rendezvous")
+    torch.distributed.init_process_group(
+        "gloo", init_method=init, rank=rank, world_size=world, timeout=TIMEOUT
+    )
+    try:
+        yield
+        # no rank tears gloo down while the other may still be using it (an abort otherwise)
+        torch.distributed.barrier()
+    finally:
+        torch.distributed.destroy_process_group()
+
+
 def rank_main(rank: int, world: int, out_dir: str, reduction: str) -> None:
     """One gloo rank: a different seed (so inits differ until broadcast), its half of the data.
 
@@ -73,11 +91,7 @@ def rank_main(rank: int, world: int, out_dir: str, reduction: str) -> None:
     """
     from pyrolite.parallel import DistributedSVI
 
-    init = "file://" + os.path.join(out_dir, "rendezvous")
-    torch.distributed.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=world, timeout=TIMEOUT
-    )
-    try:
+    with _process_group(rank, world, out_dir):
         pyro.set_rng_seed(rank)
         x, y = data()
         rows = torch.arange(rank * N // world, (rank + 1) * N // world)
@@ -85,10 +99,6 @@ def rank_main(rank: int, world: int, out_dir: str, reduction: str) -> None:
             DistributedSVI, x[rows], y[rows], rows, reduction, world, grad_reduction=reduction
         )
         torch.save(result, os.path.join(out_dir, f"rank{rank}.pt"))
-        # no rank tears gloo down while the other may still be using it (an abort otherwise)
-        torch.distributed.barrier()
-    finally:
-        torch.distributed.destroy_process_group()
 
 
 ERRORS = {"ValueError": ValueError, "TypeError": TypeError}
@@ -131,11 +141,7 @@ def fault_main(rank: int, world: int, out_dir: str, fault: str, at: int) -> None
     """
     from pyrolite.parallel import DistributedSVI
 
-    init = "file://" + os.path.join(out_dir, "rendezvous")
-    torch.distributed.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=world, timeout=TIMEOUT
-    )
-    try:
+    with _process_group(rank, world, out_dir):
         pyro.set_rng_seed(rank)
         x, y = data()
         rows = torch.arange(rank * N // world, (rank + 1) * N // world)
@@ -156,9 +162,6 @@ def fault_main(rank: int, world: int, out_dir: str, fault: str, at: int) -> None
             shard[0] = float("inf") if rank == 1 else shard[0]
             result["evaluate_loss"] = _outcome(svi.evaluate_loss, x[rows], shard, rows)
         torch.save(result, os.path.join(out_dir, f"rank{rank}.pt"))
-        torch.distributed.barrier()
-    finally:
-        torch.distributed.destroy_process_group()
 
 
 def _outcome(method, *args) -> tuple:
