@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from tolerances import z_bound
 
 import pyrolite as pyro
 import pyrolite.distributions as dist
@@ -35,13 +36,19 @@ def _svi(model, guide, steps, lr, final_lr, particles, *args):
     return svi
 
 
+# The spread over 40 seeds (1000-1039) of the fitted IAF guide's errors, per coordinate: the
+# median's, the relative error of the interquartile-range sd, and the covariance entries'
+# (0, 0), (0, 1), (1, 1); the largest mean error of each kind is a bias the finite fit leaves.
+# The Monte Carlo error of the 20,000 guide draws is far smaller (sd / sqrt(n) ~ 0.002).
+IAF_SPREAD = {"median": [0.0076, 0.0094], "sd": [0.0251, 0.0255], "cov": [0.0016, 0.0011, 0.0010]}
+IAF_BIAS = {"median": 0.0014, "sd": 0.0103, "cov": 0.0005}
+MARGIN = 1.25  # covers the uncertainty of a sd estimated from 40 draws (about 11%)
+
+
 @pytest.mark.statistical
 def test_iaf_recovers_a_correlated_gaussian_posterior(regression, seed):
-    # Tolerances: 500 steps of 16 vectorised particles, lr decaying 0.05 -> 0.002. Over seeds
-    # 0-5 the fitted medians were within 0.021 of the exact posterior mean (sds 0.23, 0.18),
-    # the interquartile-range sds within 3% of the exact sds and the covariance entries
-    # within 0.003 (entries 0.03-0.05); the bounds below are about twice those spreads. The
-    # Monte Carlo error of the 20,000 guide draws is far smaller (sd/sqrt(n) ~ 0.002).
+    # 500 steps of 16 vectorised particles, lr decaying 0.05 -> 0.002; each of the seven
+    # checks allows BIAS + MARGIN * z * SPREAD (see IAF_SPREAD)
     reg = regression
     model = _vectorised_regression(reg.x, reg.y)
     guide = AutoIAFNormal(model)
@@ -49,10 +56,16 @@ def test_iaf_recovers_a_correlated_gaussian_posterior(regression, seed):
     with torch.no_grad():
         draws = guide.get_posterior().sample((20000,))  # w is unconstrained: latent == w
     q25, q50, q75 = torch.quantile(draws, torch.tensor([0.25, 0.5, 0.75]), dim=0)
-    torch.testing.assert_close(q50, reg.mean, atol=0.04, rtol=0)
     iqr_sd = (q75 - q25) / (2 * 0.674490)  # a Normal's quartiles are mean -+ 0.6745 sd
-    torch.testing.assert_close(iqr_sd, reg.cov.diag().sqrt(), rtol=0.06, atol=0)
-    torch.testing.assert_close(draws.T.cov(), reg.cov, atol=0.006, rtol=0)
+    errors = {
+        "median": q50 - reg.mean,
+        "sd": iqr_sd / reg.cov.diag().sqrt() - 1,
+        "cov": (draws.T.cov() - reg.cov).flatten()[[0, 1, 3]],
+    }
+    z = z_bound(7)
+    for kind, error in errors.items():
+        tolerance = IAF_BIAS[kind] + MARGIN * z * torch.tensor(IAF_SPREAD[kind])
+        assert (error.abs() <= tolerance).all(), (kind, error, tolerance)
 
 
 def _neg_log_evidence(reg):
@@ -79,18 +92,21 @@ def _coupling_chain(d):
 @pytest.mark.statistical
 @pytest.mark.parametrize(
     "init_transform_fn, max_gap",
-    [(_planar_chain, 1.5), (_coupling_chain, 0.15)],
+    [(_planar_chain, 3.0), (_coupling_chain, 0.5)],
     ids=["planar", "coupling"],
 )
 def test_normalizing_flow_guide_reduces_the_loss_towards_the_evidence(
     init_transform_fn, max_gap, regression, seed
 ):
     # The loss is -ELBO >= -log p(y) (17.6 here), with equality only at the exact posterior.
-    # At their random init the flows are 19 to 230 nats above it over seeds 0-3 (checked: at
-    # least 10). After 300 steps the gap was at most 0.74 nats for four planar layers (a
-    # tanh-based flow cannot shrink a standard Normal by a factor of five everywhere) and
-    # at most 0.045 for two coupling layers; max_gap is twice those. The Monte Carlo sd of
-    # the 4000-draw loss estimates is below 0.02 nats.
+    # At their random init the flows are 18 to 1400 nats above it (40 seeds, 1000-1039).
+    # After 300 steps the gap is right-skewed over those seeds: four planar layers (a
+    # tanh-based flow cannot shrink a standard Normal by a factor of five everywhere) median
+    # 0.63, sd 0.19, largest 1.02; two coupling layers median 0.03, sd 0.025, largest 0.13,
+    # with a tail that a normal bound misses (one seed in 20 went past 0.15). An outcome of a
+    # non-convex fit, not a Monte Carlo mean, so max_gap is set at three to four times the
+    # largest gap seen, far below where the flows start: the check is that training closes
+    # the gap. The Monte Carlo sd of the 4000-draw loss estimates is below 0.02 nats.
     reg = regression
     model = _vectorised_regression(reg.x, reg.y)
     guide = AutoNormalizingFlow(model, init_transform_fn)
