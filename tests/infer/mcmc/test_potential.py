@@ -171,6 +171,19 @@ def test_init_failure_names_site():
         initialize_model(model, num_chains=2)
 
 
+def test_an_error_inside_a_density_names_the_site():
+    def model():
+        loc = pyro.sample("loc", dist.Normal(0.0, 1.0))
+        with pyro.plate("data", 3):
+            pyro.sample("obs", dist.Normal(loc, 1.0), obs=torch.zeros(4))  # 4 values, plate of 3
+
+    with pytest.raises(
+        (ValueError, RuntimeError),
+        match=r"(?s)site 'obs' of the MCMC potential.*value shape \(4,\)",
+    ):
+        initialize_model(model, num_chains=2)
+
+
 def test_initial_params_per_chain_and_shared():
     # unconstrained values, as in Pyro: scale > 0 starts at exp(0.7)
     init = {"loc": torch.tensor([0.5, -0.5]), "scale": torch.tensor(0.7)}
