@@ -13,7 +13,7 @@ adds ``score_parts``. Whichever of ``log_prob_sum``, ``compute_log_prob`` and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import torch
 
@@ -23,6 +23,7 @@ from pyrolite.distributions.torch_distribution import (
     TorchDistributionMixin,
 )
 from pyrolite.poutine.runtime import Message
+from pyrolite.poutine.site_errors import DENSITY_ERRORS, format_shape, raise_density_error
 from pyrolite.poutine.trace_graph import TraceGraph
 
 SiteFilter = Callable[[str, Message], bool]
@@ -30,10 +31,6 @@ SiteFilter = Callable[[str, Message], bool]
 # A distribution whose ``score_parts`` is this one only repackages ``log_prob``: the trace
 # builds the parts from its cached ``log_prob`` instead of calling it.
 _DEFAULT_SCORE_PARTS = TorchDistributionMixin.score_parts
-
-# The errors a density raises on a bad value (support, shape, dtype): rewritten to name the
-# site. Other exceptions (KeyboardInterrupt, bugs in the handler stack) pass through as is.
-_DENSITY_ERRORS = (ValueError, TypeError, RuntimeError)
 
 
 def _all_sites(name: str, site: Message) -> bool:
@@ -213,10 +210,10 @@ class Trace(TraceGraph):
             if site.type not in ("sample", "param"):
                 continue
             fn = site.fn
-            batch = _fmt(getattr(fn, "batch_shape", None)) if site.type == "sample" else ""
-            event = _fmt(getattr(fn, "event_shape", None)) if site.type == "sample" else ""
-            value = _fmt(getattr(site.value, "shape", None))
-            lp = _fmt(getattr(site.get("log_prob"), "shape", None))
+            batch = format_shape(getattr(fn, "batch_shape", None)) if site.type == "sample" else ""
+            event = format_shape(getattr(fn, "event_shape", None)) if site.type == "sample" else ""
+            value = format_shape(getattr(site.value, "shape", None))
+            lp = format_shape(getattr(site.get("log_prob"), "shape", None))
             plates = " ".join(f"{f.name}[{f.dim}]:{f.size}" for f in site.cond_indep_stack)
             kind = "param" if site.type == "param" else ("obs" if site.is_observed else "latent")
             rows.append((name, kind, batch, event, value, lp, plates))
@@ -229,12 +226,6 @@ class Trace(TraceGraph):
                 "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             )
         return "\n".join(lines)
-
-
-def _fmt(shape: Any) -> str:
-    if shape is None:
-        return ""
-    return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
 def is_subsample(site: Message) -> bool:
@@ -266,8 +257,8 @@ def _unscaled_log_prob(trace: Trace, site: Message, what: str) -> torch.Tensor:
     the quantity being computed (``log_prob``, ``log_prob_sum``, ``score_parts``)."""
     try:
         return site.fn.log_prob(site.value, *site.args, **site.kwargs)
-    except _DENSITY_ERRORS as err:
-        _raise_site_error(trace, site, what, err)
+    except DENSITY_ERRORS as err:
+        raise_density_error(site, what, err, trace.format_shapes(last_site=site.name))
 
 
 def _cache_log_prob(trace: Trace, site: Message, what: str) -> Message:
@@ -308,59 +299,11 @@ def _site_score_parts(trace: Trace, site: Message) -> ScoreParts:
         return ScoreParts(log_p, getattr(site, "unscaled_log_prob", log_p), 0)
     try:
         parts = fn.score_parts(site.value, *site.args, **site.kwargs)
-    except _DENSITY_ERRORS as err:
-        _raise_site_error(trace, site, "score_parts", err)
+    except DENSITY_ERRORS as err:
+        raise_density_error(site, "score_parts", err, trace.format_shapes(last_site=site.name))
     log_p = getattr(site, "log_prob", None)
     if log_p is None:
         _store_log_prob(site, parts.log_prob)
         log_p = site.log_prob
     entropy = scale_and_mask(parts.entropy_term, site.scale, site.mask)
     return ScoreParts(log_p, parts.score_function, entropy)
-
-
-def _raise_site_error(trace: Trace, site: Message, what: str, err: Exception) -> NoReturn:
-    """Re-raise ``err``, a site's density failing, as the same kind of error (ValueError,
-    TypeError or RuntimeError, so ``except`` clauses still match) chained from it, with a
-    message that starts with Pyro's ``Error while computing <what> at site '<name>':`` and
-    adds the value's shape and dtype, the distribution's shapes, the fix and the trace's
-    shape table."""
-    if isinstance(err, torch.OutOfMemoryError):
-        raise err  # not the site's fault: keep torch's own error type and advice
-    fn, value = site.fn, site.value
-    shapes = trace.format_shapes(last_site=site.name)
-    kind = "observed" if site.is_observed else "latent"
-    message = (
-        f"Error while computing {what} at site {site.name!r}: {err}\n"
-        f"({kind} {type(fn).__name__} with batch_shape {_fmt(getattr(fn, 'batch_shape', None))}"
-        f" and event_shape {_fmt(getattr(fn, 'event_shape', None))}; value shape "
-        f"{_fmt(getattr(value, 'shape', ()))}, dtype {getattr(value, 'dtype', type(value))}). "
-        f"Fix: {_dtype_fix(site) or _support_and_shape_fix(site)}.\n{shapes}"
-    )
-    kind_of_error = next(c for c in _DENSITY_ERRORS if isinstance(err, c))
-    raise kind_of_error(message) from err
-
-
-def _support_and_shape_fix(site: Message) -> str:
-    return (
-        f"give {site.name!r} a value in the distribution's support "
-        f"({getattr(site.fn, 'support', '?')}) with a shape that broadcasts to its "
-        "batch_shape + event_shape"
-    )
-
-
-def _dtype_fix(site: Message) -> str:
-    """Advice to pass a floating value, when an integer or bool value is why the density
-    fails ('' otherwise): the density is tried once more on the value cast to the default
-    dtype."""
-    value = site.value
-    if not isinstance(value, torch.Tensor) or value.is_floating_point() or value.is_complex():
-        return ""
-    floating = value.to(torch.get_default_dtype())
-    try:
-        site.fn.log_prob(floating, *site.args, **site.kwargs)
-    except Exception:  # noqa: BLE001 - the dtype is not (only) the cause: no dtype advice
-        return ""
-    return (
-        f"give {site.name!r} a floating tensor such as obs.float(), not {value.dtype} "
-        f"(the density works on the same values as {floating.dtype})"
-    )

@@ -6,8 +6,6 @@ Writes: ``value``, ``done`` (latent sites).
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 import torch
 
 from pyrolite.distributions import biject_to
@@ -15,6 +13,7 @@ from pyrolite.distributions.constraint_registry import is_identity
 from pyrolite.distributions.score_parts import scale_and_mask
 from pyrolite.poutine.messenger import Messenger
 from pyrolite.poutine.runtime import Message
+from pyrolite.poutine.site_errors import DENSITY_ERRORS, raise_density_error
 from pyrolite.poutine.trace_struct import is_latent, is_subsample
 
 
@@ -104,8 +103,8 @@ class PotentialMessenger(Messenger):
             return
         try:
             log_p = msg.fn.log_prob(msg.value, *msg.args, **msg.kwargs)
-        except (ValueError, TypeError, RuntimeError) as err:
-            _raise_site_error(msg, err)
+        except DENSITY_ERRORS as err:
+            raise_density_error(msg, "log_prob", err, "(while computing the MCMC potential)")
         log_p = scale_and_mask(log_p, msg.scale, msg.mask)
         if self.nesting is None or log_p.dim() <= self.nesting:
             log_p = log_p.sum()  # the same term for every chain
@@ -114,20 +113,3 @@ class PotentialMessenger(Messenger):
         self.log_joint = self.log_joint + log_p
         if self.record and not msg.is_observed:
             self.values[msg.name] = msg.value
-
-
-def _raise_site_error(msg: Message, err: Exception) -> NoReturn:
-    """Re-raise a density's error as the same type, chained, naming the site and shapes."""
-    if isinstance(err, torch.OutOfMemoryError):
-        raise err
-    fn, value = msg.fn, msg.value
-    kind = next(c for c in (ValueError, TypeError, RuntimeError) if isinstance(err, c))
-    raise kind(
-        f"Error while computing log_prob at site {msg.name!r} of the MCMC potential: {err}\n"
-        f"({type(fn).__name__} with batch_shape {tuple(getattr(fn, 'batch_shape', ()))} and "
-        f"event_shape {tuple(getattr(fn, 'event_shape', ()))}; value shape "
-        f"{tuple(getattr(value, 'shape', ()))}, dtype {getattr(value, 'dtype', type(value))}). "
-        f"Fix: give {msg.name!r} a value in the distribution's support, of a floating dtype "
-        "where the distribution needs one (obs.float()), with a shape that broadcasts to its "
-        "batch_shape + event_shape."
-    ) from err
