@@ -149,7 +149,7 @@ class _Param:
         constraint: Constraint,
         transform: Transform | None,
         event_dim: int | None,
-        origin: int = 0,
+        origin: int = _CREATED,
     ) -> None:
         self.unconstrained = unconstrained
         self.origin = origin  # _CREATED, _LOADED or _RESTORED: where the leaf came from
@@ -444,7 +444,7 @@ class ParamStoreDict:
             return
         pending = self._pending_buffers.pop(module_name, None)
         if pending is not None:
-            _copy_buffers(module_name, module, pending)
+            _copy_buffers(_matching_buffers(module_name, module, pending), pending)
         self._modules[module_name] = weakref.ref(module)
 
     def module_buffers(self) -> dict[str, dict[str, torch.Tensor]]:
@@ -467,11 +467,10 @@ class ParamStoreDict:
             ref = self._modules.get(name)
             module = None if ref is None else ref()
             if module is not None:
-                _check_buffers(name, module, saved)
-                live[name] = module
+                live[name] = _matching_buffers(name, module, saved)
         for name, saved in buffers.items():
             if name in live:
-                _copy_buffers(name, live[name], saved)
+                _copy_buffers(live[name], saved)
             else:
                 self._pending_buffers[name] = dict(saved)
 
@@ -481,12 +480,11 @@ class ParamStoreDict:
         if not self._ignored:
             return
         for leaf in leaves:
+            # an entry replaced or removed since has left _ignored (see _forget)
             hit = self._ignored.get(id(leaf))
-            if hit is None or self._params.get(hit[0]) is None:
+            if hit is None or hit[1] in self._warned_modules:
                 continue
             name, module_name = hit
-            if self._params[name].unconstrained is not leaf or module_name in self._warned_modules:
-                continue
             self._warned_modules.add(module_name)
             warnings.warn(
                 f"module {module_name!r} was registered with update_module_params=False after "
@@ -670,7 +668,10 @@ def _persistent_buffers(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
-def _check_buffers(name: str, module: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
+def _matching_buffers(
+    name: str, module: torch.nn.Module, saved: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """``module``'s persistent buffers, checked to hold every ``saved`` one with its shape."""
     own = _persistent_buffers(module)
     for key, value in saved.items():
         if key not in own or own[key].shape != value.shape:
@@ -679,11 +680,10 @@ def _check_buffers(name: str, module: torch.nn.Module, saved: dict[str, torch.Te
                 f"module {name!r}: buffer {key!r} was saved with shape {tuple(value.shape)}, "
                 f"but the network has {have}; build the network as it was when it was saved"
             )
+    return own
 
 
-def _copy_buffers(name: str, module: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
-    _check_buffers(name, module, saved)
-    own = _persistent_buffers(module)
+def _copy_buffers(own: dict[str, torch.Tensor], saved: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for key, value in saved.items():
             own[key].copy_(value)

@@ -89,6 +89,8 @@ def isolated_rng() -> Iterator[None]:
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     digest = hashlib.sha256(saved["torch"].numpy().tobytes()).digest()
     seed = int.from_bytes(digest[:8], "little") >> 1
+    # not set_rng_seed: torch.manual_seed would also queue a seed for CUDA generators not yet
+    # created, which then outlives the block
     torch.default_generator.manual_seed(seed)
     if cuda is not None:
         torch.cuda.manual_seed_all(seed)

@@ -338,7 +338,7 @@ class PyroOptim:
         key = _freeze(args)
         entry = self._pending.pop(name, None) if name is not None else None
         if entry is not None:
-            _check_entry_shape(name, param, entry)
+            _check_entry_shape(name, param.shape, entry)
             restored_key = (key, entry.get("slot"))
             slot = self._restored.get(restored_key)
             if slot is None:
@@ -470,7 +470,7 @@ class PyroOptim:
         store = get_param_store()
         for name, entry in state.items():
             if name in store:
-                _check_entry_shape(name, store.unconstrained(name), entry)
+                _check_entry_shape(name, store.unconstrained(name).shape, entry)
         kept = self.get_state()
         offset = 1 + max((e["slot"] for e in state.values() if _is_int(e.get("slot"))), default=0)
         for entry in kept.values():
@@ -527,30 +527,30 @@ def check_optimizer_entry(name: str, entry: Any, param_shape: torch.Size | None)
     ):
         raise TypeError(f"the optimiser state of param {name!r} has a malformed 'shape'")
     if param_shape is not None:
-        _check_entry_shape(name, torch.empty(param_shape, device="meta"), entry)
+        _check_entry_shape(name, param_shape, entry)
 
 
-def _check_entry_shape(name: str, param: torch.Tensor, entry: dict) -> None:
+def _check_entry_shape(name: str, param_shape: torch.Size, entry: dict) -> None:
     """``ValueError`` naming ``name`` if the saved optimiser ``entry`` was made for a param
     of another shape (its recorded ``shape``, else the shapes of per-element state tensors)."""
+    expected = tuple(param_shape)
     shape = entry.get("shape")
     if shape is not None:
         saved = tuple(shape)
     else:
-        state = _entry_param_state(entry) if isinstance(entry, dict) else {}
         saved = next(
             (
                 tuple(v.shape)
-                for k, v in state.items()
+                for k, v in _entry_param_state(entry).items()
                 if k in _PER_ELEMENT_STATE and isinstance(v, torch.Tensor)
             ),
-            tuple(param.shape),
+            expected,
         )
-    if saved != tuple(param.shape):
+    if saved != expected:
         raise ValueError(
             f"optimiser state for param {name!r} was saved for shape {saved}, but the param "
-            f"has shape {tuple(param.shape)}; load the optimiser state saved with this model, "
-            "or start the optimiser afresh"
+            f"has shape {expected}; load the optimiser state saved with this model, or start "
+            "the optimiser afresh"
         )
 
 
