@@ -104,26 +104,31 @@ class SVI:
         cleared, so none of them leaks into the next step.
         """
         loss, params = self._loss_and_grads(args, kwargs)
-        values = params.values()
         try:
-            loss = float(loss)
-            if is_validation_enabled():
-                check_finite_grads(params, self.model, self.guide, args, kwargs, loss=loss)
-            self.optim(values)
+            self.optim(params.values())
         finally:
-            _clear_grads(values)
+            _clear_grads(params.values())
         return loss
 
-    def _loss_and_grads(self, args: tuple, kwargs: dict) -> tuple[Any, dict[str, torch.Tensor]]:
-        """The loss, with gradients set on the leaves of the params the step used; if the
-        loss or its backward pass raises, the gradients set so far are cleared first."""
-        with _ParamCollector() as collector:
-            try:
-                loss = self.loss_and_grads(self.model, self.guide, *args, **kwargs)
-            except BaseException:
-                _clear_grads(collector.params.values())
-                raise
+    def _loss_and_grads(self, args: tuple, kwargs: dict) -> tuple[float, dict[str, torch.Tensor]]:
+        """The loss, with gradients set on the leaves of the params the step used and checked
+        by :meth:`_check_grads`; if anything raises, the gradients set so far are cleared."""
+        collector = _ParamCollector()
+        try:
+            with collector:
+                loss = float(self.loss_and_grads(self.model, self.guide, *args, **kwargs))
+            self._check_grads(collector.params, args, kwargs, loss)
+        except BaseException:
+            _clear_grads(collector.params.values())
+            raise
         return loss, collector.params
+
+    def _check_grads(
+        self, params: dict[str, torch.Tensor], args: tuple, kwargs: dict, loss: float
+    ) -> None:
+        """With validation enabled, raise naming the params and sites of a non-finite grad."""
+        if is_validation_enabled():
+            check_finite_grads(params, self.model, self.guide, args, kwargs, loss=loss)
 
     def save_checkpoint(self, path: str, extra: dict | None = None) -> None:
         """Save params, optimiser and RNG state atomically (see ``svi_checkpoint``)."""

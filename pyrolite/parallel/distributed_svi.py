@@ -53,10 +53,8 @@ from typing import Any
 import torch
 import torch.distributed as tdist
 
-from pyrolite.distributions.validation import is_validation_enabled
 from pyrolite.infer.elbo import ELBO
-from pyrolite.infer.grad_check import check_finite_grads
-from pyrolite.infer.svi import SVI, _ParamCollector
+from pyrolite.infer.svi import SVI, _clear_grads
 
 __all__ = ["DistributedSVI"]
 
@@ -111,31 +109,18 @@ class DistributedSVI(SVI):
         )
         self._synced: set[str] = set()
 
-    def step(self, *args: Any, **kwargs: Any) -> float:
-        """One optimiser step on every rank; returns the loss over all ranks before the step.
-
-        Raises on every rank or on none (see the module docstring): a rank whose loss, model,
-        guide or (with validation on) gradient check fails raises its own error, and the
-        others raise one naming that rank and quoting its message; no rank steps then.
-        """
-        _require_process_group()
-        loss, params = self._loss_and_grads(args, kwargs)
-        try:
-            self.optim(params.values())
-        finally:
-            _clear_grads(params)
-        return loss
-
     def _loss_and_grads(self, args: tuple, kwargs: dict) -> tuple[float, dict[str, torch.Tensor]]:
         """The loss over all ranks, with every rank's grads reduced onto the params the step
-        read, after every rank has reported that its own pass succeeded."""
+        read, after every rank has reported that its own pass succeeded (see the module
+        docstring: a failure on any rank raises on every rank, and no rank steps)."""
+        _require_process_group()
         loss, params, error = self._local_loss_and_grads(args, kwargs)
         total = self._agree(loss, params, error, "step")
         new = [name for name in params if name not in self._synced]
         if new:  # the same on every rank: all ranks read the same params
             self._broadcast_from_rank_0([params[name] for name in new])
             self._synced.update(new)
-            _clear_grads(params)
+            _clear_grads(params.values())
             loss, params, error = self._local_loss_and_grads(args, kwargs)
             total = self._agree(loss, params, error, "step")
         self._all_reduce_grads(list(params.values()))
@@ -146,24 +131,20 @@ class DistributedSVI(SVI):
     ) -> tuple[float, dict[str, torch.Tensor], Exception | None]:
         """This rank's loss and grads, with the checks ``SVI.step`` makes, and the error they
         raised (caught, so that every rank can learn of it before raising)."""
-        collector = _ParamCollector()
         try:
-            with collector:
-                loss = float(self.loss_and_grads(self.model, self.guide, *args, **kwargs))
-            # grads from values about to be replaced by rank 0's are dropped: check them then
-            synced = all(name in self._synced for name in collector.params)
-            if synced and is_validation_enabled():
-                check_finite_grads(
-                    collector.params, self.model, self.guide, args, kwargs, loss=loss
-                )
+            loss, params = super()._loss_and_grads(args, kwargs)  # grads cleared if it raises
         except Exception as error:  # noqa: BLE001 - re-raised by _agree, on every rank
-            return math.nan, collector.params, error
-        except BaseException:
-            # an interrupt is not reported to the other ranks (their next collective times
-            # out), but as in SVI it leaves no gradient behind
-            _clear_grads(collector.params)
-            raise
-        return loss, collector.params, None
+            # an interrupt (a BaseException) is not reported to the other ranks: their next
+            # collective times out
+            return math.nan, {}, error
+        return loss, params, None
+
+    def _check_grads(
+        self, params: dict[str, torch.Tensor], args: tuple, kwargs: dict, loss: float
+    ) -> None:
+        # grads from values about to be replaced by rank 0's are dropped: check them then
+        if all(name in self._synced for name in params):
+            super()._check_grads(params, args, kwargs, loss)
 
     def evaluate_loss(self, *args: Any, **kwargs: Any) -> float:
         """The loss over all ranks (reduced like the gradients), with no parameter change.
@@ -193,7 +174,7 @@ class DistributedSVI(SVI):
         tdist.all_reduce(flags, group=self.process_group)
         failed, total = flags.tolist()
         if failed:
-            _clear_grads(params)
+            _clear_grads(params.values())
             self._raise_on_every_rank(error, method)
         return total / self.world_size if self.grad_reduction == "mean" else total
 
@@ -260,11 +241,6 @@ class DistributedSVI(SVI):
                 p.grad = grad.clone()
             else:
                 p.grad.copy_(grad)
-
-
-def _clear_grads(params: dict[str, torch.Tensor]) -> None:
-    for p in params.values():
-        p.grad = None
 
 
 def _report(error: Exception) -> tuple[str, str, bool]:
