@@ -115,8 +115,6 @@ def test_every_autoguide_export_is_covered():
 @pytest.mark.parametrize("name", GUIDE_NAMES)
 def test_resume_is_bit_exact_with_every_autoguide(name, tmp_path):
     path = tmp_path / "ckpt.pt"
-    pyro.clear_param_store()
-    pyro.set_rng_seed(0)
     svi = SVI(latent_model, make_guide(name), pyro.optim.Adam({"lr": 0.05}), Trace_ELBO())
     [svi.step(Y) for _ in range(3)]
     svi.save_checkpoint(path)
@@ -167,23 +165,28 @@ def make_net_svi(net, update_module_params=False):
     return SVI(model, guide, pyro.optim.Adam({"lr": 0.05}), Trace_ELBO())
 
 
-@pytest.mark.parametrize("update_module_params", [False, True])
-def test_network_resumes_in_a_fresh_process(tmp_path, update_module_params):
-    path = tmp_path / "ckpt.pt"
-    pyro.clear_param_store()
-    pyro.set_rng_seed(0)
+def _net_run_saved_at(path, before, after):
+    """A run training a network: ``before`` steps, a checkpoint at ``path``, ``after`` more.
+    Returns the network, the SVI, the network's state at the checkpoint and the later losses."""
     net = Regressor()
     svi = make_net_svi(net)
-    [svi.step(XS, YS) for _ in range(4)]
+    for _ in range(before):
+        svi.step(XS, YS)
     svi.save_checkpoint(path)
-    tail = [svi.step(XS, YS) for _ in range(4)]
+    saved = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    return net, svi, saved, [svi.step(XS, YS) for _ in range(after)]
+
+
+@pytest.mark.parametrize("update_module_params", [False, True])
+def test_network_resumes_in_a_fresh_process(tmp_path, update_module_params):
+    net, _, _, tail = _net_run_saved_at(tmp_path / "ckpt.pt", 4, 4)
     trained = {k: v.detach().clone() for k, v in net.state_dict().items()}
 
     pyro.clear_param_store()
     pyro.set_rng_seed(5)
     fresh = Regressor()  # other initial weights
     resumed = make_net_svi(fresh, update_module_params)
-    resumed.load_checkpoint(path)
+    resumed.load_checkpoint(tmp_path / "ckpt.pt")
     assert [resumed.step(XS, YS) for _ in range(4)] == tail
     for key, value in fresh.state_dict().items():
         assert torch.equal(value, trained[key]), key
@@ -194,17 +197,9 @@ def test_network_resumes_in_a_fresh_process(tmp_path, update_module_params):
 
 
 def test_network_is_restored_in_place_in_a_live_run(tmp_path):
-    path = tmp_path / "ckpt.pt"
-    pyro.clear_param_store()
-    pyro.set_rng_seed(0)
-    net = Regressor()
-    svi = make_net_svi(net)
-    svi.step(XS, YS)
-    svi.save_checkpoint(path)
-    saved = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net, svi, saved, tail = _net_run_saved_at(tmp_path / "ckpt.pt", 1, 3)
     weight = net.hidden.weight
-    tail = [svi.step(XS, YS) for _ in range(3)]
-    svi.load_checkpoint(path)
+    svi.load_checkpoint(tmp_path / "ckpt.pt")
     assert net.hidden.weight is weight
     for key, value in net.state_dict().items():
         assert torch.equal(value, saved[key]), key
@@ -218,13 +213,7 @@ def _live_tensors():
 
 def test_reloads_replace_the_optimiser_state_instead_of_adding(tmp_path):
     path = tmp_path / "ckpt.pt"
-    pyro.clear_param_store()
-    pyro.set_rng_seed(0)
-    net = Regressor()
-    svi = make_net_svi(net)
-    [svi.step(XS, YS) for _ in range(2)]
-    svi.save_checkpoint(path)
-    tail = [svi.step(XS, YS) for _ in range(2)]
+    _, svi, _, tail = _net_run_saved_at(path, 2, 2)
     counts = {}
     for reload in range(30):
         svi.load_checkpoint(path)
@@ -279,8 +268,6 @@ def _malformed(payload, case):
     ],
 )
 def test_malformed_payload_raises_checkpoint_error_and_changes_nothing(tmp_path, case, part):
-    pyro.clear_param_store()
-    pyro.set_rng_seed(0)
     svi = make_svi()
     run(svi, 3)
     path = tmp_path / "bad.pt"
@@ -302,8 +289,6 @@ def test_malformed_payload_raises_checkpoint_error_and_changes_nothing(tmp_path,
 
 
 def test_optimiser_state_of_another_model_names_the_param(tmp_path):
-    pyro.clear_param_store()
-    pyro.set_rng_seed(0)
     svi = make_svi()
     run(svi, 2)
     state = svi.optim.get_state()
@@ -315,8 +300,6 @@ def test_optimiser_state_of_another_model_names_the_param(tmp_path):
 
 
 def test_load_checkpoint_function_equals_the_method(tmp_path):
-    pyro.clear_param_store()
-    pyro.set_rng_seed(0)
     svi = make_svi()
     run(svi, 2)
     save_checkpoint(tmp_path / "a.pt", svi.optim, extra={"n": 2})
@@ -326,8 +309,6 @@ def test_load_checkpoint_function_equals_the_method(tmp_path):
 
 
 def test_optimiser_state_for_a_param_not_seen_yet_is_checked_when_it_appears():
-    pyro.clear_param_store()
-    pyro.set_rng_seed(0)
     svi = make_svi()
     run(svi, 1)
     state = svi.optim.get_state()

@@ -83,12 +83,11 @@ def empty_guide():
 def test_int_observation_of_a_bernoulli_names_the_site_dtype_and_fix(validate):
     """Torch (and so Pyro) fails deep in binary_cross_entropy_with_logits; ours says where."""
     svi = SVI(int_bernoulli_model, empty_guide, pyro.optim.Adam({"lr": 0.1}), Trace_ELBO())
-    pyro.enable_validation(validate)
-    try:
-        with pytest.raises(RuntimeError, match="at site 'obs'") as info:
-            svi.step()
-    finally:
-        pyro.enable_validation(True)
+    with (
+        pyro.validation_enabled(validate),
+        pytest.raises(RuntimeError, match="at site 'obs'") as info,
+    ):
+        svi.step()
     message = str(info.value)
     assert "dtype torch.int64" in message
     assert "obs.float()" in message
@@ -114,12 +113,8 @@ def test_a_shape_mismatch_inside_log_prob_names_the_site_and_shapes():
         pyro.sample("y", dist.Normal(loc, 1.0).to_event(1), obs=torch.zeros(2))
 
     svi = SVI(model, empty_guide, pyro.optim.Adam({"lr": 0.1}), Trace_ELBO())
-    pyro.enable_validation(False)
-    try:
-        with pytest.raises(RuntimeError, match="at site 'y'") as info:
-            svi.step()
-    finally:
-        pyro.enable_validation(True)
+    with pyro.validation_enabled(False), pytest.raises(RuntimeError, match="at site 'y'") as info:
+        svi.step()
     message = str(info.value)
     assert "event_shape (3)" in message and "value shape (2)" in message
     assert "dtype torch.float32" in message
