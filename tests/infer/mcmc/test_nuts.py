@@ -227,7 +227,8 @@ def test_float32_state_keeps_its_dtype(full_mass):
     assert state.inverse_mass_matrix.shape == ((3, 4, 4) if full_mass else (3, 4))
 
 
-def test_trajectories_into_a_nan_region_are_divergences_not_errors():
+@pytest.mark.statistical
+def test_trajectories_into_a_nan_region_are_divergences_not_errors(seed):
     def potential(z):
         # a standard normal whose density is NaN beyond z_0 = 1 (a model that breaks there)
         value = 0.5 * (z**2).sum(-1)
@@ -236,7 +237,7 @@ def test_trajectories_into_a_nan_region_are_divergences_not_errors():
     kernel = NUTS(potential_fn=potential, step_size=0.5, adapt_step_size=False, max_tree_depth=5)
     z0 = torch.zeros(4, 2, dtype=torch.float64)
     z0[0, 0] = 0.95  # chain 0 starts at the edge of the NaN region
-    state = kernel.init(z0, None, 0, seed=0)
+    state = kernel.init(z0, None, 0, seed=seed)
     draws, diverging = [], []
     for _ in range(200):
         state = kernel.sample(state)
@@ -246,4 +247,8 @@ def test_trajectories_into_a_nan_region_are_divergences_not_errors():
     assert torch.isfinite(draws).all()
     assert (draws[..., 0] <= 1.0).all()  # never accepted inside the region
     assert diverging.any(1).all()  # every chain ran into it and went on
-    assert (draws.std(1) > 0.3).all()  # and every chain kept moving
+    # and every chain kept moving: the coordinates' sds are 0.79 (z_0, a Normal cut at 1) and
+    # 1. The ESS of the squared centred draws was at least 40 per chain (seeds 0-9), so an sd
+    # estimate has se about 0.79 * sqrt(2 / (4 * 40)) = 0.09, and z_bound(8) = 4.4 se below
+    # 0.79 is 0.40: 0.3 is below that
+    assert (draws.std(1) > 0.3).all()
