@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 import time
+import traceback
 from collections.abc import Callable
 
 import pytest
 
 DEADLINE_S = 60.0
+
+
+def _run_and_leave(target: Callable, rank: int, world: int, *args: object) -> None:
+    """Run one rank, then leave with ``os._exit``: torch's gloo backend now and then aborts in
+    interpreter finalization ("terminate called without an active exception", a thread
+    object destroyed while still joinable) after the rank's work and its results are done,
+    which would fail a test that has passed. A rank that raises prints its traceback and
+    leaves with code 1."""
+    code = 0
+    try:
+        target(rank, world, *args)
+    except BaseException:  # noqa: BLE001 - reported through the exit code and stderr
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run_ranks(target: Callable, world: int, *args: object, timeout: float = DEADLINE_S) -> None:
@@ -18,7 +38,10 @@ def run_ranks(target: Callable, world: int, *args: object, timeout: float = DEAD
     hung); a rank that exits with a non-zero code fails it too (its traceback is on stderr).
     """
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=target, args=(rank, world, *args)) for rank in range(world)]
+    processes = [
+        context.Process(target=_run_and_leave, args=(target, rank, world, *args))
+        for rank in range(world)
+    ]
     for process in processes:
         process.start()
     deadline = time.monotonic() + timeout
